@@ -1,0 +1,98 @@
+"""Every failure a user can meet, each with a one-line message and its own exit code.
+
+The exit codes live here, next to the exceptions, so the CLI maps an error to a
+code without a table of its own, and scripts can tell failures apart.
+"""
+
+from __future__ import annotations
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_PARTIAL = 3  # some groups synced, some failed
+EXIT_BAD_URL = 4
+EXIT_NETWORK = 5
+EXIT_ACCESS = 6  # private group, sign-in required, consent page
+EXIT_NOT_FOUND = 7
+EXIT_LAYOUT_CHANGED = 8
+EXIT_RATE_LIMITED = 9
+EXIT_LOCKED = 10  # another run holds the archive
+EXIT_DATABASE = 11  # corrupt or unreadable archive
+EXIT_BAD_QUERY = 12
+EXIT_INTERRUPTED = 130
+
+
+class ListarchiveError(Exception):
+    """Base class: ``str(err)`` is a complete one-line message for the user."""
+
+    exit_code = EXIT_ERROR
+
+
+class BadURL(ListarchiveError, ValueError):
+    exit_code = EXIT_BAD_URL
+
+
+class FetchError(ListarchiveError):
+    """Something went wrong between us and the server. ``url`` is what was asked for."""
+
+    exit_code = EXIT_NETWORK
+
+    def __init__(self, message: str, url: str | None = None) -> None:
+        super().__init__(message)
+        self.url = url
+
+
+class NetworkError(FetchError):
+    """The host could not be reached, or kept failing past the retry budget."""
+
+
+class AccessDenied(FetchError):
+    """The group is private (redirect to /access-error, or the permission text)."""
+
+    exit_code = EXIT_ACCESS
+
+
+class SignInRequired(AccessDenied):
+    """Redirected to accounts.google.com: the group needs a member's login (or it expired)."""
+
+
+class ConsentRequired(AccessDenied):
+    """Google served its cookie-consent page instead of the content."""
+
+
+class NotFound(FetchError):
+    exit_code = EXIT_NOT_FOUND
+
+
+class RateLimited(FetchError):
+    """Still answered 429 after the whole retry budget was spent."""
+
+    exit_code = EXIT_RATE_LIMITED
+
+
+class LayoutChanged(ListarchiveError):
+    """Neither the embedded JSON nor the DOM yielded the data: Google changed its pages.
+
+    ``saved_to`` is where the offending page was written, for a bug report.
+    """
+
+    exit_code = EXIT_LAYOUT_CHANGED
+
+    def __init__(self, message: str, url: str | None = None, saved_to: str | None = None):
+        super().__init__(message)
+        self.url = url
+        self.saved_to = saved_to
+
+
+class ArchiveLocked(ListarchiveError):
+    exit_code = EXIT_LOCKED
+
+
+class ArchiveError(ListarchiveError):
+    """The archive file is corrupt, not an archive, or from a newer listarchive."""
+
+    exit_code = EXIT_DATABASE
+
+
+class BadQuery(ListarchiveError, ValueError):
+    exit_code = EXIT_BAD_QUERY
