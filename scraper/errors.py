@@ -64,6 +64,10 @@ class NotFound(FetchError):
     exit_code = EXIT_NOT_FOUND
 
 
+class RpcError(FetchError):
+    """A batchexecute call came back with an error entry instead of its payload."""
+
+
 class RateLimited(FetchError):
     """Still answered 429 after the whole retry budget was spent."""
 
