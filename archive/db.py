@@ -1,0 +1,967 @@
+"""The archive database: schema, migrations, saving with deduplication, and reads.
+
+This is the only module that knows the tables. Everything is stored in one SQLite
+file (WAL mode, foreign keys on) through sqlite-utils.
+
+Times are stored as UTC text in exactly one format, ``2024-01-02T03:04:05Z``
+(:func:`utc_iso`), so they sort and compare correctly as strings.
+
+Deduplication: a message is one ``messages`` row however many groups it was posted
+to; each appearance in a group is a ``postings`` row. A posting Google already gave
+us (same group, same Google message id) always maps to its message. A new posting is
+attached to an existing message when the content fingerprint (see
+:func:`archive.text.fingerprint`) matches a message posted within an hour that has
+no posting in this group yet; otherwise it is a new message. A message never gets
+two postings in one group: two uploads to the same group are two messages upstream
+too.
+
+Importing this module does not import lxml: :mod:`archive.text` is imported on the
+save path only, so ``search`` and ``export`` start quickly.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from scraper.errors import ArchiveError, ArchiveLocked
+from scraper.models import Group, Message, Thread, ThreadRef, Topic
+
+__all__ = [
+    "Archive",
+    "CROSS_POST_WINDOW",
+    "MIGRATIONS",
+    "SCHEMA_VERSION",
+    "SaveResult",
+    "ThreadState",
+    "archive_errors",
+    "parse_utc",
+    "utc_iso",
+]
+
+CROSS_POST_WINDOW = timedelta(hours=1)
+RUN_STATUSES = ("running", "ok", "partial", "failed", "interrupted")
+RUN_COUNTS = ("topics_seen", "threads_fetched", "messages_new", "messages_changed", "requests")
+
+
+# --- times --------------------------------------------------------------------
+
+
+def utc_iso(dt: datetime) -> str:
+    """``2024-01-02T03:04:05Z``: the one format every stored time uses (seconds, UTC)."""
+    if dt.tzinfo is None or dt.utcoffset() is None:
+        raise ValueError(f"naive datetime {dt.isoformat()}: the archive stores UTC times only")
+    dt = dt.astimezone(UTC)
+    return (
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}Z"
+    )
+
+
+def parse_utc(value: str) -> datetime:
+    """Read a stored time back as an aware UTC datetime (also accepts other ISO-8601 forms)."""
+    try:
+        dt = datetime.fromisoformat(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"not an ISO-8601 time: {value!r}") from None
+    if dt.tzinfo is None:
+        return dt.replace(tzinfo=UTC)
+    return dt.astimezone(UTC)
+
+
+def _iso_or_none(dt: datetime | None) -> str | None:
+    return None if dt is None else utc_iso(dt)
+
+
+# --- errors -------------------------------------------------------------------
+
+_UNUSABLE_FILE = (
+    "unable to open database file",
+    "disk i/o error",
+    "readonly database",
+    "malformed",
+    "not a database",
+)
+
+
+@contextlib.contextmanager
+def archive_errors(path: str | Path) -> Iterator[None]:
+    """Turn SQLite's low-level failures into one-line :class:`ArchiveError` messages.
+
+    A held lock becomes :class:`ArchiveLocked`; a corrupt or foreign file, or one that
+    cannot be opened or written, becomes :class:`ArchiveError`. Errors that point at a
+    bug (bad SQL, a violated constraint) are left alone. Code that runs its own SQL on
+    ``Archive.db`` (search, export) can wrap it in this too.
+    """
+    try:
+        yield
+    except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
+        raise
+    except sqlite3.OperationalError as err:
+        message = str(err)
+        lowered = message.lower()
+        if "locked" in lowered or "busy" in lowered:
+            raise ArchiveLocked(f"{path} is locked by another process ({message})") from err
+        if any(marker in lowered for marker in _UNUSABLE_FILE):
+            raise ArchiveError(f"{path}: {message}") from err
+        raise
+    except sqlite3.DatabaseError as err:
+        raise ArchiveError(f"{path} is corrupt or not a listarchive archive ({err})") from err
+
+
+def _guarded(method):
+    @functools.wraps(method)
+    def wrapper(self: Archive, *args, **kwargs):
+        with archive_errors(self.path):
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
+# --- schema ---------------------------------------------------------------------
+
+MIGRATIONS = sqlite_utils.Migrations("listarchive")
+MIGRATION_NAMES: list[str] = []
+
+
+def _migration(fn):
+    MIGRATION_NAMES.append(fn.__name__)
+    return MIGRATIONS(name=fn.__name__)(fn)
+
+
+def _run(db: sqlite_utils.Database, script: str) -> None:
+    # executescript() would COMMIT first, breaking the migration's transaction.
+    statement = ""
+    for piece in script.split(";"):
+        statement += piece + ";"
+        if sqlite3.complete_statement(statement):  # a trigger body holds ";" too
+            if statement.strip(" \n;"):
+                db.execute(statement)
+            statement = ""
+
+
+@_migration
+def m001_base_tables(db: sqlite_utils.Database) -> None:
+    _run(
+        db,
+        """
+        CREATE TABLE groups (
+            key TEXT PRIMARY KEY,            -- GroupRef.key: name@domain or name@googlegroups.com
+            name TEXT NOT NULL,
+            domain TEXT,                     -- NULL for consumer (googlegroups.com) groups
+            email TEXT,                      -- as the group page states it
+            url TEXT NOT NULL,               -- canonical https://groups.google.com/... URL
+            title TEXT,
+            google_id TEXT,
+            total_topics INTEGER,
+            first_synced_at TEXT,
+            last_synced_at TEXT
+        );
+        CREATE TABLE threads (
+            id INTEGER PRIMARY KEY,
+            group_key TEXT NOT NULL REFERENCES groups(key),
+            topic_id TEXT NOT NULL,
+            subject TEXT NOT NULL DEFAULT '',
+            created_at TEXT,
+            last_activity_at TEXT,
+            message_count INTEGER,           -- as Google reports it
+            messages_seen INTEGER NOT NULL DEFAULT 0,  -- messages on the last fetched page
+            complete INTEGER NOT NULL DEFAULT 1 CHECK (complete IN (0, 1)),
+            url TEXT NOT NULL,
+            first_seen_at TEXT NOT NULL,
+            fetched_at TEXT NOT NULL,
+            UNIQUE (group_key, topic_id)
+        );
+        CREATE TABLE messages (
+            id INTEGER PRIMARY KEY,
+            subject TEXT NOT NULL DEFAULT '',
+            author TEXT NOT NULL DEFAULT '',
+            masked_address TEXT,
+            posted_at TEXT NOT NULL,
+            updated_at TEXT,
+            body_html TEXT NOT NULL DEFAULT '',  -- as received from the first group seen
+            body_text TEXT NOT NULL DEFAULT '',  -- plain text, Google Groups footer removed
+            fingerprint TEXT NOT NULL,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL
+        );
+        CREATE TABLE postings (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id),
+            group_key TEXT NOT NULL REFERENCES groups(key),
+            thread_id INTEGER NOT NULL REFERENCES threads(id),
+            topic_id TEXT NOT NULL,
+            google_message_id TEXT NOT NULL,
+            position INTEGER NOT NULL,       -- 0-based order in the thread
+            url TEXT NOT NULL,
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            missing_since TEXT,              -- NULL while the message is present upstream
+            UNIQUE (group_key, google_message_id)
+        );
+        CREATE TABLE attachments (
+            id INTEGER PRIMARY KEY,
+            message_id INTEGER NOT NULL REFERENCES messages(id) ON DELETE CASCADE,
+            position INTEGER NOT NULL,
+            filename TEXT NOT NULL DEFAULT '',
+            mime_type TEXT,
+            url TEXT NOT NULL,
+            UNIQUE (message_id, position)
+        );
+        CREATE TABLE runs (
+            id INTEGER PRIMARY KEY,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL DEFAULT 'running',
+            groups TEXT NOT NULL DEFAULT '[]',   -- JSON list of what the run was asked for
+            topics_seen INTEGER NOT NULL DEFAULT 0,
+            threads_fetched INTEGER NOT NULL DEFAULT 0,
+            messages_new INTEGER NOT NULL DEFAULT 0,
+            messages_changed INTEGER NOT NULL DEFAULT 0,
+            requests INTEGER NOT NULL DEFAULT 0,
+            errors TEXT NOT NULL DEFAULT '[]'    -- JSON list of one-line messages
+        )
+        """,
+    )
+
+
+# The FTS "author" column is the name and the masked address together, so one
+# column filter finds "jeremy" and "jer...@example.org" alike. External content
+# comes from a view computing exactly what the triggers index, which keeps
+# 'rebuild', snippet() and the content integrity-check consistent.
+_FTS_AUTHOR = "trim(coalesce({p}author, '') || ' ' || coalesce({p}masked_address, ''))"
+
+
+def _fts_values(prefix: str) -> str:
+    return f"{prefix}id, {prefix}subject, {_FTS_AUTHOR.format(p=prefix)}, {prefix}body_text"
+
+
+@_migration
+def m002_full_text_search(db: sqlite_utils.Database) -> None:
+    _run(
+        db,
+        f"""
+        CREATE VIEW messages_fts_source AS
+            SELECT id, subject, {_FTS_AUTHOR.format(p="")} AS author, body_text FROM messages;
+        CREATE VIRTUAL TABLE messages_fts USING fts5(
+            subject, author, body_text,
+            content='messages_fts_source', content_rowid='id',
+            tokenize='unicode61 remove_diacritics 2'
+        );
+        CREATE TRIGGER messages_fts_insert AFTER INSERT ON messages BEGIN
+            INSERT INTO messages_fts (rowid, subject, author, body_text)
+            VALUES ({_fts_values("new.")});
+        END;
+        CREATE TRIGGER messages_fts_delete AFTER DELETE ON messages BEGIN
+            INSERT INTO messages_fts (messages_fts, rowid, subject, author, body_text)
+            VALUES ('delete', {_fts_values("old.")});
+        END;
+        CREATE TRIGGER messages_fts_update
+        AFTER UPDATE OF subject, author, masked_address, body_text ON messages BEGIN
+            INSERT INTO messages_fts (messages_fts, rowid, subject, author, body_text)
+            VALUES ('delete', {_fts_values("old.")});
+            INSERT INTO messages_fts (rowid, subject, author, body_text)
+            VALUES ({_fts_values("new.")});
+        END;
+        INSERT INTO messages_fts (messages_fts) VALUES ('rebuild')
+        """,
+    )
+
+
+@_migration
+def m003_lookup_indexes(db: sqlite_utils.Database) -> None:
+    _run(
+        db,
+        """
+        CREATE INDEX messages_by_fingerprint ON messages (fingerprint, posted_at);
+        CREATE INDEX messages_by_posted_at ON messages (posted_at);
+        CREATE INDEX postings_by_message ON postings (message_id, group_key);
+        CREATE INDEX postings_by_thread ON postings (thread_id, position);
+        CREATE INDEX threads_by_group_activity ON threads (group_key, last_activity_at);
+        CREATE INDEX threads_by_topic ON threads (topic_id)
+        """,
+    )
+
+
+SCHEMA_VERSION = len(MIGRATION_NAMES)
+
+
+# --- results --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThreadState:
+    """What the archive knows about a thread, for deciding whether to fetch it again."""
+
+    last_activity_at: datetime | None
+    message_count: int | None
+    messages_seen: int
+    complete: bool
+    fetched_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class SaveResult:
+    new_thread: bool
+    new_messages: int
+    changed_messages: int
+    new_postings: int
+    marked_missing: int = 0
+
+
+@dataclass(frozen=True)
+class _Content:
+    body_text: str
+    fingerprint: str
+
+
+def _content(message: Message) -> _Content:
+    from archive import text  # lxml lives behind this import; keep it off the read path
+
+    body_text = text.message_text(message.body_html)
+    return _Content(body_text, text.fingerprint(message.author, message.subject, body_text))
+
+
+def _attachment_rows(message: Message) -> list[tuple[str, str | None, str]]:
+    return [(a.filename or "", a.mime_type, a.url) for a in message.attachments]
+
+
+# --- the archive ------------------------------------------------------------------
+
+
+class Archive:
+    """One archive file. Opening it creates or upgrades the schema as needed.
+
+    ``create=False`` refuses to make a new archive (read-only commands use it).
+    ``busy_timeout`` is how many seconds a write waits for another writer before
+    :class:`ArchiveLocked` is raised.
+    """
+
+    def __init__(self, path: str | Path, *, create: bool = True, busy_timeout: float = 5.0) -> None:
+        self.path = Path(path)
+        self._closed = False
+        if self.path.is_dir():
+            raise ArchiveError(f"{self.path} is a directory, not an archive file")
+        if not create and not self.path.exists():
+            raise ArchiveError(f"no archive at {self.path}")
+        with archive_errors(self.path):
+            conn = sqlite3.connect(str(self.path), timeout=busy_timeout)
+        try:
+            with archive_errors(self.path):
+                self.db = sqlite_utils.Database(conn, execute_plugins=False)
+                self._open(create=create, busy_timeout=busy_timeout)
+        except BaseException:
+            conn.close()
+            self._closed = True
+            raise
+
+    def _open(self, *, create: bool, busy_timeout: float) -> None:
+        conn = self.db.conn
+        # Read before anything writes: a foreign or corrupt file must stay untouched.
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+        applied = self._applied_migrations(tables)
+        if not applied:
+            if tables:
+                raise ArchiveError(
+                    f"{self.path} is an SQLite database but not a listarchive archive"
+                )
+            if not create:
+                raise ArchiveError(f"no archive at {self.path}")
+        unknown = [name for name in applied if name not in MIGRATION_NAMES]
+        if unknown:
+            raise ArchiveError(
+                f"{self.path}: archive was written by a newer listarchive "
+                f"(schema {len(applied)} > {SCHEMA_VERSION})"
+            )
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+        conn.execute("PRAGMA foreign_keys = ON")
+        if conn.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            conn.execute("PRAGMA journal_mode = WAL")
+        # WAL + NORMAL: a power cut may lose the last commits, never consistency.
+        conn.execute("PRAGMA synchronous = NORMAL")
+        if len(applied) < SCHEMA_VERSION:
+            with self._write():
+                MIGRATIONS.apply(self.db)
+
+    def _applied_migrations(self, tables: set[str]) -> list[str]:
+        if MIGRATIONS.migrations_table not in tables:
+            return []
+        return [m.name for m in MIGRATIONS.applied(self.db)]
+
+    @property
+    def schema_version(self) -> int:
+        return len(MIGRATIONS.applied(self.db))
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            self.db.conn.close()
+
+    def __enter__(self) -> Archive:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    # transactions ------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, taken IMMEDIATE so it never fails half way on a lock.
+
+        Inside a caller's transaction it becomes a savepoint.
+        """
+        conn = self.db.conn
+        if conn.in_transaction:
+            with self.db.atomic():
+                yield conn
+            return
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.rollback()
+            raise
+        else:
+            try:
+                conn.commit()
+            except BaseException:
+                conn.rollback()
+                raise
+
+    def _rows(self, sql: str, params: tuple | list = ()) -> list[dict[str, Any]]:
+        cursor = self.db.conn.execute(sql, params)
+        keys = [column[0] for column in cursor.description]
+        return [dict(zip(keys, row, strict=True)) for row in cursor]
+
+    # groups ------------------------------------------------------------------------
+
+    @_guarded
+    def save_group(self, group: Group, synced_at: datetime) -> None:
+        """Record (or refresh) a group; ``synced_at`` becomes its last_synced_at."""
+        synced = utc_iso(synced_at)
+        with self._write() as conn:
+            conn.execute(
+                """
+                INSERT INTO groups (key, name, domain, email, url, title, google_id,
+                                    total_topics, first_synced_at, last_synced_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (key) DO UPDATE SET
+                    name = excluded.name,
+                    domain = excluded.domain,
+                    email = coalesce(excluded.email, groups.email),
+                    url = excluded.url,
+                    title = coalesce(excluded.title, groups.title),
+                    google_id = coalesce(excluded.google_id, groups.google_id),
+                    total_topics = coalesce(excluded.total_topics, groups.total_topics),
+                    first_synced_at = coalesce(groups.first_synced_at, excluded.first_synced_at),
+                    last_synced_at = excluded.last_synced_at
+                """,
+                (*self._group_values(group), synced, synced),
+            )
+
+    @staticmethod
+    def _group_values(group: Group) -> tuple:
+        return (
+            group.ref.key,
+            group.ref.name,
+            group.ref.domain,
+            group.email or None,
+            group.ref.url,
+            group.title,
+            group.id,
+            group.total_topics,
+        )
+
+    def _ensure_group(self, conn: sqlite3.Connection, group: Group) -> None:
+        conn.execute(
+            """
+            INSERT INTO groups (key, name, domain, email, url, title, google_id, total_topics)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            ON CONFLICT (key) DO NOTHING
+            """,
+            self._group_values(group),
+        )
+
+    @_guarded
+    def list_groups(self) -> list[dict[str, Any]]:
+        """Every group: key, name, domain, title, url, total_topics, threads, messages,
+        missing (postings gone upstream), first_synced_at, last_synced_at."""
+        return self._rows(
+            """
+            SELECT g.key, g.name, g.domain, g.title, g.url, g.total_topics,
+                   (SELECT count(*) FROM threads t WHERE t.group_key = g.key) AS threads,
+                   (SELECT count(*) FROM postings p WHERE p.group_key = g.key) AS messages,
+                   (SELECT count(*) FROM postings p
+                     WHERE p.group_key = g.key AND p.missing_since IS NOT NULL) AS missing,
+                   g.first_synced_at, g.last_synced_at
+            FROM groups g
+            ORDER BY g.key
+            """
+        )
+
+    # threads -----------------------------------------------------------------------
+
+    @_guarded
+    def thread_state(self, group_key: str, topic_id: str) -> ThreadState | None:
+        row = self.db.conn.execute(
+            """
+            SELECT last_activity_at, message_count, messages_seen, complete, fetched_at
+            FROM threads WHERE group_key = ? AND topic_id = ?
+            """,
+            (group_key, topic_id),
+        ).fetchone()
+        if row is None:
+            return None
+        last_activity, message_count, seen, complete, fetched = row
+        return ThreadState(
+            last_activity_at=parse_utc(last_activity) if last_activity else None,
+            message_count=message_count,
+            messages_seen=seen,
+            complete=bool(complete),
+            fetched_at=parse_utc(fetched) if fetched else None,
+        )
+
+    @_guarded
+    def save_thread(
+        self, thread: Thread, topic: Topic | None = None, *, seen_at: datetime
+    ) -> SaveResult:
+        """Store a fetched thread in one transaction: all of it, or (on error) none of it.
+
+        Messages already archived are updated in place; messages absent from a
+        complete thread keep their rows and get ``missing_since``; nothing is deleted.
+        """
+        seen = utc_iso(seen_at)
+        counts = {"new_messages": 0, "changed_messages": 0, "new_postings": 0}
+        with self._write() as conn:
+            self._ensure_group(conn, thread.group)
+            thread_id, new_thread = self._upsert_thread(conn, thread, topic, seen)
+            for position, message in enumerate(thread.messages):
+                outcome = self._save_message(conn, thread, thread_id, position, message, seen)
+                for key in outcome:
+                    counts[key] += 1
+            marked = 0
+            # A page with no messages at all is a parsing failure, not a purge.
+            if thread.complete and thread.messages:
+                present = json.dumps([m.id for m in thread.messages])
+                marked = conn.execute(
+                    """
+                    UPDATE postings SET missing_since = ?
+                    WHERE thread_id = ? AND missing_since IS NULL
+                      AND google_message_id NOT IN (SELECT value FROM json_each(?))
+                    """,
+                    (seen, thread_id, present),
+                ).rowcount
+        return SaveResult(new_thread=new_thread, marked_missing=marked, **counts)
+
+    def _upsert_thread(
+        self, conn: sqlite3.Connection, thread: Thread, topic: Topic | None, seen: str
+    ) -> tuple[int, bool]:
+        # Stored strings compare like the times they spell; a naive datetime fails here,
+        # before anything is written.
+        posted = [utc_iso(m.posted_at) for m in thread.messages]
+        latest = [utc_iso(m.updated_at or m.posted_at) for m in thread.messages]
+        created_at = _iso_or_none(topic.created_at if topic else None) or min(posted, default=None)
+        last_activity = _iso_or_none(topic.last_activity_at if topic else None) or max(
+            latest, default=None
+        )
+        message_count = thread.expected_count
+        if message_count is None and topic is not None:
+            message_count = topic.message_count
+        if message_count is None:
+            message_count = len(thread.messages)
+        values = {
+            "subject": thread.subject or (topic.subject if topic else "") or "",
+            "created_at": created_at,
+            "last_activity_at": last_activity,
+            "message_count": message_count,
+            "messages_seen": len(thread.messages),
+            "complete": int(thread.complete),
+            "url": thread.ref.thread_url,
+            "fetched_at": seen,
+        }
+        group_key = thread.group.ref.key
+        row = conn.execute(
+            "SELECT id FROM threads WHERE group_key = ? AND topic_id = ?",
+            (group_key, thread.topic_id),
+        ).fetchone()
+        if row is None:
+            cursor = conn.execute(
+                """
+                INSERT INTO threads (group_key, topic_id, subject, created_at, last_activity_at,
+                    message_count, messages_seen, complete, url, first_seen_at, fetched_at)
+                VALUES (:group_key, :topic_id, :subject, :created_at, :last_activity_at,
+                    :message_count, :messages_seen, :complete, :url, :fetched_at, :fetched_at)
+                """,
+                {**values, "group_key": group_key, "topic_id": thread.topic_id},
+            )
+            return cursor.lastrowid, True
+        conn.execute(
+            """
+            UPDATE threads SET subject = :subject,
+                created_at = coalesce(:created_at, created_at),
+                last_activity_at = coalesce(:last_activity_at, last_activity_at),
+                message_count = :message_count, messages_seen = :messages_seen,
+                complete = :complete, url = :url, fetched_at = :fetched_at
+            WHERE id = :id
+            """,
+            {**values, "id": row[0]},
+        )
+        return row[0], False
+
+    # messages ----------------------------------------------------------------------
+
+    def _save_message(
+        self,
+        conn: sqlite3.Connection,
+        thread: Thread,
+        thread_id: int,
+        position: int,
+        message: Message,
+        seen: str,
+    ) -> tuple[str, ...]:
+        """Store one message of a thread; returns which counters it bumps."""
+        group_key = thread.group.ref.key
+        url = ThreadRef(thread.group.ref, thread.topic_id, message.id).url
+        known = conn.execute(
+            """
+            SELECT p.id, m.id, m.subject, m.author, m.masked_address, m.posted_at,
+                   m.updated_at, m.body_html, m.fingerprint,
+                   EXISTS (SELECT 1 FROM postings o
+                           WHERE o.message_id = m.id AND o.group_key != p.group_key)
+            FROM postings p JOIN messages m ON m.id = p.message_id
+            WHERE p.group_key = ? AND p.google_message_id = ?
+            """,
+            (group_key, message.id),
+        ).fetchone()
+        posted_at = utc_iso(message.posted_at)
+        if known is None:
+            content = _content(message)
+            message_id = self._find_same_message(conn, content, posted_at, group_key)
+            if message_id is None:
+                message_id = self._insert_message(conn, message, content, seen)
+                outcome: tuple[str, ...] = ("new_messages", "new_postings")
+            else:
+                conn.execute(
+                    "UPDATE messages SET last_seen_at = ? WHERE id = ?", (seen, message_id)
+                )
+                outcome = ("new_postings",)
+            conn.execute(
+                """
+                INSERT INTO postings (message_id, group_key, thread_id, topic_id,
+                    google_message_id, position, url, first_seen_at, last_seen_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                (message_id, group_key, thread_id, thread.topic_id, message.id, position, url,
+                 seen, seen),
+            )  # fmt: skip
+            return outcome
+
+        posting_id, message_id, *stored, stored_fingerprint, shared = known
+        subject, author, masked, stored_posted_at, updated_at, body_html = stored
+        stored_attachments = self._stored_attachments(conn, message_id)
+        new_attachments = _attachment_rows(message)
+        outcome: tuple[str, ...] = ()
+        target = message_id
+        exactly_stored = (subject, author, masked, stored_posted_at, updated_at, body_html) == (
+            message.subject,
+            message.author,
+            message.masked_address,
+            posted_at,
+            _iso_or_none(message.updated_at),
+            message.body_html,
+        ) and stored_attachments == new_attachments
+        if not exactly_stored:
+            content = _content(message)
+            # Raw HTML is no measure of change: Google stamps every fetch into its
+            # link wrappers (data-saferedirecturl "...&ust=<time>"), and the copies
+            # of a cross-post differ in footer, list tag and time. The text (the
+            # fingerprint) and, for a message of this group alone, the metadata are.
+            same_text = content.fingerprint == stored_fingerprint
+            same_metadata = shared or (
+                (author, masked, updated_at)
+                == (message.author, message.masked_address, _iso_or_none(message.updated_at))
+                and [a[:2] for a in stored_attachments] == [a[:2] for a in new_attachments]
+            )
+            if not (same_text and same_metadata):
+                outcome = ("changed_messages",)
+                if same_text:
+                    self._update_message(conn, message_id, message, content)
+                else:
+                    target = self._find_same_message(
+                        conn, content, posted_at, group_key, exclude=message_id
+                    )
+                    if target is None and shared:
+                        # This group's copy was edited: it is no longer the other
+                        # groups' message, so it gets a row of its own.
+                        target = self._insert_message(conn, message, content, seen)
+                    elif target is None:
+                        target = message_id
+                        self._update_message(conn, message_id, message, content)
+        conn.execute(
+            """
+            UPDATE postings SET message_id = ?, thread_id = ?, topic_id = ?, position = ?,
+                url = ?, last_seen_at = ?, missing_since = NULL
+            WHERE id = ?
+            """,
+            (target, thread_id, thread.topic_id, position, url, seen, posting_id),
+        )
+        conn.execute("UPDATE messages SET last_seen_at = ? WHERE id = ?", (seen, target))
+        if target != message_id and not shared:
+            # The edit made this message identical to one already archived from
+            # another group: the old row would be a duplicate without postings.
+            conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
+        return outcome
+
+    @staticmethod
+    def _find_same_message(
+        conn: sqlite3.Connection,
+        content: _Content,
+        posted_at: str,
+        group_key: str,
+        exclude: int | None = None,
+    ) -> int | None:
+        posted = parse_utc(posted_at)
+        row = conn.execute(
+            """
+            SELECT m.id FROM messages m
+            WHERE m.fingerprint = ? AND m.posted_at BETWEEN ? AND ? AND m.id IS NOT ?
+              AND NOT EXISTS (SELECT 1 FROM postings p
+                              WHERE p.message_id = m.id AND p.group_key = ?)
+            ORDER BY abs(julianday(m.posted_at) - julianday(?)), m.id
+            LIMIT 1
+            """,
+            (
+                content.fingerprint,
+                utc_iso(posted - CROSS_POST_WINDOW),
+                utc_iso(posted + CROSS_POST_WINDOW),
+                exclude,
+                group_key,
+                posted_at,
+            ),
+        ).fetchone()
+        return None if row is None else row[0]
+
+    def _insert_message(
+        self, conn: sqlite3.Connection, message: Message, content: _Content, seen: str
+    ) -> int:
+        cursor = conn.execute(
+            """
+            INSERT INTO messages (subject, author, masked_address, posted_at, updated_at,
+                body_html, body_text, fingerprint, first_seen_at, last_seen_at)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """,
+            (
+                message.subject,
+                message.author,
+                message.masked_address,
+                utc_iso(message.posted_at),
+                _iso_or_none(message.updated_at),
+                message.body_html,
+                content.body_text,
+                content.fingerprint,
+                seen,
+                seen,
+            ),
+        )
+        message_id = cursor.lastrowid
+        self._insert_attachments(conn, message_id, message)
+        return message_id
+
+    def _update_message(
+        self, conn: sqlite3.Connection, message_id: int, message: Message, content: _Content
+    ) -> None:
+        conn.execute(
+            """
+            UPDATE messages SET subject = ?, author = ?, masked_address = ?, posted_at = ?,
+                updated_at = ?, body_html = ?, body_text = ?, fingerprint = ?
+            WHERE id = ?
+            """,
+            (
+                message.subject,
+                message.author,
+                message.masked_address,
+                utc_iso(message.posted_at),
+                _iso_or_none(message.updated_at),
+                message.body_html,
+                content.body_text,
+                content.fingerprint,
+                message_id,
+            ),
+        )
+        conn.execute("DELETE FROM attachments WHERE message_id = ?", (message_id,))
+        self._insert_attachments(conn, message_id, message)
+
+    @staticmethod
+    def _insert_attachments(conn: sqlite3.Connection, message_id: int, message: Message) -> None:
+        conn.executemany(
+            """
+            INSERT INTO attachments (message_id, position, filename, mime_type, url)
+            VALUES (?, ?, ?, ?, ?)
+            """,
+            [(message_id, i, *row) for i, row in enumerate(_attachment_rows(message))],
+        )
+
+    @staticmethod
+    def _stored_attachments(
+        conn: sqlite3.Connection, message_id: int
+    ) -> list[tuple[str, str | None, str]]:
+        return [
+            tuple(row)
+            for row in conn.execute(
+                "SELECT filename, mime_type, url FROM attachments"
+                " WHERE message_id = ? ORDER BY position",
+                (message_id,),
+            )
+        ]
+
+    # reads -------------------------------------------------------------------------
+
+    @_guarded
+    def list_threads(
+        self, group_key: str | None = None, *, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Threads, most recent activity first (optionally of one group)."""
+        sql = (
+            "SELECT id, group_key, topic_id, subject, created_at, last_activity_at,"
+            " message_count, messages_seen, complete, url, first_seen_at, fetched_at"
+            " FROM threads"
+        )
+        params: list[Any] = []
+        if group_key is not None:
+            sql += " WHERE group_key = ?"
+            params.append(group_key)
+        sql += " ORDER BY last_activity_at DESC, id DESC"
+        if limit is not None:
+            sql += " LIMIT ?"
+            params.append(limit)
+        rows = self._rows(sql, params)
+        for row in rows:
+            row["complete"] = bool(row["complete"])
+        return rows
+
+    @_guarded
+    def get_thread(self, group_key: str | None, topic_id: str) -> dict[str, Any] | None:
+        """A thread with its group and its messages in thread order, or None.
+
+        Times are the stored UTC strings. Each message carries its posting in this
+        thread (``google_message_id``, ``position``, ``url``, ``missing_since``), its
+        ``attachments`` and ``groups``: every group it was posted to. Without a
+        ``group_key`` the most recently fetched thread with that topic id is used.
+        """
+        sql = """
+            SELECT t.id, t.group_key, t.topic_id, t.subject, t.created_at,
+                   t.last_activity_at, t.message_count, t.messages_seen, t.complete,
+                   t.url, t.first_seen_at, t.fetched_at,
+                   g.title AS group_title, g.url AS group_url, g.name AS group_name,
+                   g.domain AS group_domain
+            FROM threads t JOIN groups g ON g.key = t.group_key
+            WHERE t.topic_id = ?
+        """
+        params: list[Any] = [topic_id]
+        if group_key is not None:
+            sql += " AND t.group_key = ?"
+            params.append(group_key)
+        sql += " ORDER BY t.fetched_at DESC LIMIT 1"
+        found = self._rows(sql, params)
+        if not found:
+            return None
+        thread = found[0]
+        thread["complete"] = bool(thread["complete"])
+        thread["group"] = {
+            "key": thread["group_key"],
+            "title": thread.pop("group_title"),
+            "url": thread.pop("group_url"),
+            "name": thread.pop("group_name"),
+            "domain": thread.pop("group_domain"),
+        }
+        messages = self._rows(
+            """
+            SELECT m.id, p.google_message_id, p.position, p.url, p.missing_since,
+                   m.subject, m.author, m.masked_address, m.posted_at, m.updated_at,
+                   m.body_html, m.body_text, m.first_seen_at, m.last_seen_at
+            FROM postings p JOIN messages m ON m.id = p.message_id
+            WHERE p.thread_id = ?
+            ORDER BY p.position, m.posted_at, m.id
+            """,
+            (thread["id"],),
+        )
+        ids = [m["id"] for m in messages]
+        attachments: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        groups: dict[int, list[str]] = {i: [] for i in ids}
+        if ids:
+            id_list = json.dumps(ids)
+            for row in self._rows(
+                "SELECT message_id, filename, mime_type, url FROM attachments"
+                " WHERE message_id IN (SELECT value FROM json_each(?))"
+                " ORDER BY message_id, position",
+                (id_list,),
+            ):
+                attachments[row.pop("message_id")].append(row)
+            for message_id, key in self.db.conn.execute(
+                "SELECT message_id, group_key FROM postings"
+                " WHERE message_id IN (SELECT value FROM json_each(?))"
+                " ORDER BY message_id, group_key",
+                (id_list,),
+            ):
+                groups[message_id].append(key)
+        for message in messages:
+            message["attachments"] = attachments[message["id"]]
+            message["groups"] = groups[message["id"]]
+        thread["messages"] = messages
+        return thread
+
+    # runs --------------------------------------------------------------------------
+
+    @_guarded
+    def start_run(self, groups: list[str], started_at: datetime) -> int:
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO runs (started_at, status, groups) VALUES (?, 'running', ?)",
+                (utc_iso(started_at), json.dumps(list(groups))),
+            )
+        return cursor.lastrowid
+
+    @_guarded
+    def finish_run(self, run_id: int, *, status: str, finished_at: datetime, **counts: Any) -> None:
+        """Close a run. ``counts`` may hold topics_seen, threads_fetched, messages_new,
+        messages_changed, requests (ints) and errors (a list of one-line strings)."""
+        if status not in RUN_STATUSES:
+            raise ValueError(f"unknown run status {status!r}; expected one of {RUN_STATUSES}")
+        unknown = set(counts) - set(RUN_COUNTS) - {"errors"}
+        if unknown:
+            raise TypeError(f"finish_run() got unknown counts: {', '.join(sorted(unknown))}")
+        values: dict[str, Any] = {"status": status, "finished_at": utc_iso(finished_at)}
+        for name in RUN_COUNTS:
+            if name in counts:
+                values[name] = int(counts[name])
+        if "errors" in counts:
+            values["errors"] = json.dumps([str(e) for e in counts["errors"]])
+        assignments = ", ".join(f"{name} = :{name}" for name in values)
+        with self._write() as conn:
+            updated = conn.execute(
+                f"UPDATE runs SET {assignments} WHERE id = :id", {**values, "id": run_id}
+            ).rowcount
+        if not updated:
+            raise ValueError(f"no run with id {run_id}")
+
+    @_guarded
+    def list_runs(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The most recent runs first; ``groups`` and ``errors`` decoded to lists."""
+        rows = self._rows(
+            f"SELECT id, started_at, finished_at, status, groups, {', '.join(RUN_COUNTS)}, errors"
+            " FROM runs ORDER BY started_at DESC, id DESC LIMIT ?",
+            (limit,),
+        )
+        for row in rows:
+            row["groups"] = json.loads(row["groups"])
+            row["errors"] = json.loads(row["errors"])
+        return rows
