@@ -827,18 +827,29 @@ class Archive:
 
     @_guarded
     def list_threads(
-        self, group_key: str | None = None, *, limit: int | None = None
+        self,
+        group_key: str | None = None,
+        *,
+        topic_id: str | None = None,
+        limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Threads, most recent activity first (optionally of one group)."""
+        """Threads, most recent activity first (optionally of one group, or with one
+        topic id: a bare topic id may be archived in more than one group)."""
         sql = (
             "SELECT id, group_key, topic_id, subject, created_at, last_activity_at,"
             " message_count, messages_seen, complete, url, first_seen_at, fetched_at"
             " FROM threads"
         )
+        conditions: list[str] = []
         params: list[Any] = []
         if group_key is not None:
-            sql += " WHERE group_key = ?"
+            conditions.append("group_key = ?")
             params.append(group_key)
+        if topic_id is not None:
+            conditions.append("topic_id = ?")
+            params.append(topic_id)
+        if conditions:
+            sql += " WHERE " + " AND ".join(conditions)
         sql += " ORDER BY last_activity_at DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ?"
