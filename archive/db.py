@@ -833,23 +833,19 @@ class Archive:
         topic_id: str | None = None,
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
-        """Threads, most recent activity first (optionally of one group, or with one
-        topic id: a bare topic id may be archived in more than one group)."""
+        """Threads, most recent activity first, optionally of one group or one topic id."""
         sql = (
             "SELECT id, group_key, topic_id, subject, created_at, last_activity_at,"
             " message_count, messages_seen, complete, url, first_seen_at, fetched_at"
-            " FROM threads"
+            " FROM threads WHERE 1 = 1"
         )
-        conditions: list[str] = []
         params: list[Any] = []
         if group_key is not None:
-            conditions.append("group_key = ?")
+            sql += " AND group_key = ?"
             params.append(group_key)
         if topic_id is not None:
-            conditions.append("topic_id = ?")
+            sql += " AND topic_id = ?"
             params.append(topic_id)
-        if conditions:
-            sql += " WHERE " + " AND ".join(conditions)
         sql += " ORDER BY last_activity_at DESC, id DESC"
         if limit is not None:
             sql += " LIMIT ?"

@@ -593,6 +593,9 @@ def test_list_threads_newest_activity_first(archive):
     archive.save_thread(thread(DEV, newer, topic="new"), seen_at=T0)
     assert [t["topic_id"] for t in archive.list_threads("dev@example.org")] == ["new", "old"]
     assert archive.list_threads("nobody@example.org") == []
+    [old] = archive.list_threads(topic_id="old")
+    assert (old["group_key"], old["message_count"], old["complete"]) == ("dev@example.org", 3, True)
+    assert len(archive.list_threads(limit=1)) == 1
 
 
 # --- opening, migrations, bad files --------------------------------------------------------
