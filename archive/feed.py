@@ -1,0 +1,715 @@
+"""Atom 1.0 feeds of the archive: ``listarchive feed``.
+
+Google removed every Google Groups feed in August 2021. An archive synced on a
+schedule can publish them again: one entry per message (or per thread), newest
+first, with the body as sanitised HTML.
+
+Stable identity. An entry's id never depends on row numbers or on its position in
+the feed, so a feed reader sees each message once however often the feed is
+rebuilt, and an archive rebuilt from scratch gives the same ids:
+
+* a message is ``tag:listarchive,2024:<group>/<topic id>/<Google message id>``,
+  taken from the first posting the archive saw (a cross-posted message keeps the
+  id of the group it arrived from first, whichever group's feed shows it);
+* a thread is ``tag:listarchive,2024:<group>/<topic id>``;
+* a feed is a ``urn:uuid`` derived from what it selects (groups, query, kind).
+
+The same archive and options always give byte-identical output: even the feed's
+``updated`` is the newest entry's time, not the time of the run.
+
+Well-formedness. Every string that reaches the XML passes :func:`xml_text`, which
+drops what XML 1.0 forbids (C0 controls, lone surrogates, U+FFFE/U+FFFF); bodies
+pass :func:`sanitize_html` (an allowlist: no scripts, styles, frames, event
+handlers or ``javascript:`` URLs) and are written as escaped ``type="html"``
+content by a real XML serialiser, so ``]]>`` or broken markup in a message are
+just text.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import re
+import tempfile
+import uuid
+import xml.etree.ElementTree as ET
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import quote
+
+from archive import __version__
+from archive.db import Archive, archive_errors, parse_utc, utc_iso
+from archive.query import parse_date_bound
+from scraper.models import CANONICAL_ORIGIN
+
+__all__ = [
+    "ATOM_NS",
+    "DEFAULT_LIMIT",
+    "Feed",
+    "FeedEntry",
+    "base_link_url",
+    "build_feed",
+    "publish_feed",
+    "feed_id",
+    "message_entry_id",
+    "render_atom",
+    "resolve_groups",
+    "sanitize_html",
+    "strip_html_footer",
+    "thread_entry_id",
+    "write_feed",
+    "xml_text",
+]
+
+ATOM_NS = "http://www.w3.org/2005/Atom"
+ID_PREFIX = "tag:listarchive,2024:"
+DEFAULT_LIMIT = 50
+# A thread entry shows its opening message and the latest replies; a 300-message
+# thread would otherwise make every refresh of the feed megabytes long.
+THREAD_MESSAGES_SHOWN = 20
+GENERATOR_URI = "https://github.com/listarchive/listarchive"
+# Stands in for "no entries": a fixed time keeps an empty feed byte-identical too.
+EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
+_FEED_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, GENERATOR_URI)
+
+
+@dataclass(frozen=True)
+class FeedEntry:
+    id: str
+    title: str
+    author: str
+    published: datetime
+    updated: datetime
+    link: str
+    content_html: str
+    categories: tuple[tuple[str, str], ...] = ()  # (term, label): the groups it is in
+
+
+@dataclass(frozen=True)
+class Feed:
+    id: str
+    title: str
+    updated: datetime
+    entries: tuple[FeedEntry, ...]
+    subtitle: str | None = None
+    link: str | None = None  # the human page the feed mirrors (the group), if one
+    self_link: str | None = None  # where the feed itself is published, if known
+
+
+# --- text that is safe in XML ---------------------------------------------------
+
+# XML 1.0 ``Char``: everything else (C0 controls but tab/LF/CR, surrogates, U+FFFE,
+# U+FFFF) makes the document ill-formed, and no parser will read past it.
+_XML_ILLEGAL = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+_BIDI_EMBEDDINGS = frozenset("\u202a\u202b\u202d\u202e")  # LRE RLE LRO RLO, closed by PDF
+_BIDI_ISOLATES = frozenset("\u2066\u2067\u2068")  # LRI RLI FSI, closed by PDI
+_PDF, _PDI = "\u202c", "\u2069"
+
+
+def xml_text(text: str | None) -> str:
+    """``text`` without the characters XML 1.0 forbids; everything else is kept."""
+    if not text:
+        return ""
+    return _XML_ILLEGAL.sub("", text)
+
+
+def _close_bidi(text: str) -> str:
+    """Close the bidi overrides and isolates a string leaves open.
+
+    A subject ending inside U+202E (RIGHT-TO-LEFT OVERRIDE) would reverse whatever a
+    feed reader prints after it: the date, the next title. Closing them keeps the
+    text as written while confining its direction to itself.
+    """
+    if not any(ch in _BIDI_EMBEDDINGS or ch in _BIDI_ISOLATES for ch in text):
+        return text
+    open_marks: list[str] = []
+    for ch in text:
+        if ch in _BIDI_EMBEDDINGS:
+            open_marks.append(_PDF)
+        elif ch in _BIDI_ISOLATES:
+            open_marks.append(_PDI)
+        elif ch == _PDF and open_marks and open_marks[-1] == _PDF:
+            open_marks.pop()
+        elif ch == _PDI and _PDI in open_marks:
+            # A PDI also closes every embedding opened inside its isolate.
+            while open_marks.pop() != _PDI:
+                pass
+    return text + "".join(reversed(open_marks))
+
+
+def _plain(text: str | None, fallback: str = "") -> str:
+    """A one-line field (title, name): XML-safe, whitespace folded, bidi closed."""
+    folded = " ".join(xml_text(text).split())
+    return _close_bidi(folded) if folded else fallback
+
+
+# --- bodies -----------------------------------------------------------------------
+
+_CLEANER = None
+# Tags whose content goes too, not just the tag: their text is code or a fallback.
+_DROPPED_WITH_CONTENT = frozenset(
+    {"script", "style", "iframe", "frame", "frameset", "object", "embed", "applet",
+     "noscript", "noembed", "template", "svg", "math", "title", "head"}
+)  # fmt: skip
+
+
+def _cleaner():
+    global _CLEANER
+    if _CLEANER is None:
+        import nh3
+
+        attributes = {tag: set(names) for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
+        attributes["*"] = {"dir", "lang", "title"}  # dir keeps right-to-left mail readable
+        _CLEANER = nh3.Cleaner(
+            clean_content_tags=set(_DROPPED_WITH_CONTENT),
+            attributes=attributes,
+            url_schemes={"http", "https", "mailto", "ftp"},
+            # Bodies come from pages served with <base href="https://groups.google.com/">.
+            url_relative=("rewrite_with_base", CANONICAL_ORIGIN + "/"),
+            strip_comments=True,
+        )
+    return _CLEANER
+
+
+def sanitize_html(body: str) -> str:
+    """An allowlist copy of ``body``: formatting, links, images, tables and quotes stay;
+    scripts, styles, frames, forms, event handlers and non-web URLs go.
+
+    The result is XML-safe text (characters XML forbids are dropped, including any a
+    character reference decoded into).
+    """
+    return xml_text(_cleaner().clean(xml_text(body))).strip()
+
+
+# The opening sentence of every Google Groups footer (see archive.text.strip_footer).
+_FOOTER_OPENING = re.compile(
+    r"You\s+received\s+this\s+(?:message|topic)\s+because\s+you\s+are\s+subscribed"
+    r"\s+to\s+the\s+Google\s+Groups?\s",
+    re.IGNORECASE,
+)
+_BLOCKQUOTE_OPEN = re.compile(r"<blockquote\b", re.IGNORECASE)
+_BLOCKQUOTE_CLOSE = re.compile(r"</blockquote\s*>", re.IGNORECASE)
+_TRAILING_BLANK = re.compile(
+    r"(?:\s|&nbsp;|&#160;|&#xa0;|<br\s*/?>|<(?:p|div|span|font)\b[^>]*>)+\Z", re.IGNORECASE
+)
+_TRAILING_SEPARATOR = re.compile(
+    r"(\A|>|\n)[ \t\u00a0]*-{2,3}[ \t\u00a0]*((?:</[a-z][a-z0-9]*\s*>\s*)*)\Z", re.IGNORECASE
+)
+# Only the end of the body is examined for the separator: the footer sits there.
+_TAIL = 2000
+
+
+def strip_html_footer(body: str) -> str:
+    """Cut the footer Google Groups appends to mail (``-- You received this message
+    because you are subscribed ...``) from an HTML body, with its ``--`` line.
+
+    A footer inside a ``<blockquote>`` is part of a quoted message and stays. The cut
+    may leave elements open; the sanitiser's HTML5 parser closes them.
+    """
+    if "eceived" not in body:  # cheap test before the regular expression
+        return body
+    cut = None
+    for match in _FOOTER_OPENING.finditer(body):
+        before = body[: match.start()]
+        if len(_BLOCKQUOTE_OPEN.findall(before)) <= len(_BLOCKQUOTE_CLOSE.findall(before)):
+            cut = match.start()
+    if cut is None:
+        return body
+    head, tail = body[: max(0, cut - _TAIL)], body[max(0, cut - _TAIL) : cut]
+    tail = _TRAILING_BLANK.sub("", tail)
+    separator = _TRAILING_SEPARATOR.search(tail)
+    if separator:
+        tail = tail[: separator.start()] + separator.group(1) + separator.group(2)
+        tail = _TRAILING_BLANK.sub("", tail)
+    return head + tail
+
+
+def _text_to_html(text: str) -> str:
+    paragraphs = [p for p in re.split(r"\n\s*\n", text.strip()) if p.strip()]
+    return "\n".join(
+        "<p>" + html.escape(p.strip()).replace("\n", "<br>\n") + "</p>" for p in paragraphs
+    )
+
+
+def message_html(body_html: str, body_text: str = "") -> str:
+    """The HTML an entry shows for one message: sanitised, footer removed; the stored
+    plain text (already footer-free) when the HTML has nothing left."""
+    cleaned = sanitize_html(strip_html_footer(body_html or ""))
+    if not re.sub(r"<[^>]*>|\s", "", cleaned) and "<img" not in cleaned:
+        return xml_text(_text_to_html(body_text or ""))
+    return cleaned
+
+
+# --- identities ---------------------------------------------------------------------
+
+# Characters a tag URI's specific part may hold unescaped (RFC 4151: pchar, "/", "?").
+_TAG_SAFE = "!$&'()*+,;=:@-._~"
+
+
+def message_entry_id(group_key: str, topic_id: str, google_message_id: str) -> str:
+    parts = (group_key, topic_id, google_message_id)
+    return ID_PREFIX + "/".join(quote(p, safe=_TAG_SAFE) for p in parts)
+
+
+def thread_entry_id(group_key: str, topic_id: str) -> str:
+    return ID_PREFIX + "/".join(quote(p, safe=_TAG_SAFE) for p in (group_key, topic_id))
+
+
+def feed_id(group_keys: Iterable[str], query: str | None, threads: bool) -> str:
+    """The same selection is the same feed, whatever order or spelling named the groups."""
+    selection = json.dumps(
+        {"groups": sorted(set(group_keys)), "query": query or "", "threads": bool(threads)},
+        sort_keys=True,
+        ensure_ascii=False,
+    )
+    return uuid.uuid5(_FEED_NAMESPACE, selection).urn
+
+
+_POSTS_NAME = re.compile(r"(\d{4})-(\d\d)-(\d\d)-(.+)\Z")
+_PLACEHOLDERS = ("{name}", "{stem}", "{slug}", "{year}", "{month}", "{day}")
+
+
+def base_link_url(base_link: str, filename: str) -> str:
+    """Where a static site serves the Markdown export ``filename``
+    (``2024-03-01-go-1-22-1-is-released.md``).
+
+    Without placeholders the link is ``base_link/<stem>.html``: what Jekyll, and so
+    GitHub Pages, serves for a page kept in an ordinary folder. Other layouts say
+    where the parts go: ``{stem}`` (the name without ``.md``), ``{name}``, and for
+    Jekyll's ``_posts`` folder ``{year}``, ``{month}``, ``{day}`` and ``{slug}``
+    (the rest of the name). For example, Jekyll posts by default:
+    ``https://example.org/{year}/{month}/{day}/{slug}.html``; Hugo, whose pretty URLs
+    use the file name: ``https://example.org/posts/{stem}/``.
+    """
+    stem = filename[:-3] if filename.endswith(".md") else filename
+    if not any(p in base_link for p in _PLACEHOLDERS):
+        return base_link.rstrip("/") + "/" + quote(stem) + ".html"
+    dated = _POSTS_NAME.match(stem)
+    year, month, day, slug = dated.groups() if dated else ("", "", "", stem)
+    values = {"name": filename, "stem": stem, "slug": slug, "year": year, "month": month,
+              "day": day}  # fmt: skip
+    for key, value in values.items():
+        base_link = base_link.replace("{" + key + "}", quote(value))
+    return base_link
+
+
+# --- choosing what goes in ------------------------------------------------------------
+
+
+def resolve_groups(archive: Archive, specs: Sequence[str]) -> list[str]:
+    """Group keys for what a user typed: a key, an address, a name or any group URL,
+    resolved exactly as ``search --group`` does (BadQuery when nothing matches)."""
+    from archive.search import resolve_group
+
+    keys: list[str] = []
+    with archive_errors(archive.path):
+        for spec in specs:
+            keys += [key for key in resolve_group(archive.db.conn, spec) if key not in keys]
+    return keys
+
+
+def _json_list(values: Iterable[Any]) -> str:
+    return json.dumps(list(values))
+
+
+def _matching_message_ids(
+    archive: Archive, query: str, keys: Sequence[str], since: datetime | None
+) -> list[int]:
+    from archive.search import matching_message_ids
+
+    return matching_message_ids(archive, query, groups=tuple(keys), since=since, sort="date")
+
+
+def build_feed(
+    archive: Archive,
+    *,
+    groups: Sequence[str] = (),
+    query: str | None = None,
+    since: datetime | None = None,
+    limit: int | None = DEFAULT_LIMIT,
+    threads: bool = False,
+    base_link: str | None = None,
+    title: str | None = None,
+    self_link: str | None = None,
+) -> Feed:
+    """Select entries from ``archive`` and describe the feed.
+
+    ``groups`` are names, addresses or URLs (see :func:`resolve_groups`); ``query`` is
+    the search language; ``since`` keeps messages posted at or after it (threads
+    with a message at or after it); ``limit`` None or 0 keeps every entry.
+    Messages that disappeared upstream (deleted, moderated away) are left out.
+    """
+    query = (query or "").strip() or None
+    limit = limit or None
+    keys = resolve_groups(archive, groups)
+    group_rows = _group_rows(archive)
+    with archive_errors(archive.path):
+        if threads:
+            thread_ids = None
+            if query is not None:
+                ids = _matching_message_ids(archive, query, keys, None)
+                thread_ids = _threads_of(archive, ids, keys)
+            entries = _thread_entries(
+                archive, keys, thread_ids, since, limit, base_link, group_rows
+            )
+        else:
+            ids = None
+            if query is not None:
+                ids = _matching_message_ids(archive, query, keys, since)
+            entries = _message_entries(archive, keys, ids, since, limit, base_link, group_rows)
+
+    labels = [_group_label(group_rows.get(key), key) for key in keys]
+    default_title = ", ".join(labels) if labels else "listarchive"
+    if query is not None:
+        default_title += f": {query}"
+    kind = "Threads" if threads else "Messages"
+    where = ", ".join(keys) if keys else "every archived group"
+    subtitle = f"{kind} from {where}" + (f" matching {query}" if query else "")
+    link = group_rows[keys[0]]["url"] if len(keys) == 1 and keys[0] in group_rows else None
+    return Feed(
+        id=feed_id(keys, query, threads),
+        title=_plain(title) or _plain(default_title, "listarchive"),
+        updated=max((e.updated for e in entries), default=EMPTY_FEED_UPDATED),
+        entries=tuple(entries),
+        subtitle=subtitle,
+        link=link,
+        self_link=self_link,
+    )
+
+
+def _group_rows(archive: Archive) -> dict[str, dict[str, Any]]:
+    with archive_errors(archive.path):
+        cursor = archive.db.execute("SELECT key, name, title, url FROM groups")
+        names = ("key", "name", "title", "url")
+        return {row[0]: dict(zip(names, row, strict=True)) for row in cursor}
+
+
+def _group_label(row: dict[str, Any] | None, key: str) -> str:
+    if row is None:
+        return key
+    return row["title"] or row["name"] or key
+
+
+def _categories(keys: Iterable[str], group_rows: dict[str, dict[str, Any]]):
+    return tuple((key, _plain(_group_label(group_rows.get(key), key))) for key in sorted(keys))
+
+
+def _rows(archive: Archive, sql: str, params: dict[str, Any]) -> list[dict[str, Any]]:
+    cursor = archive.db.execute(sql, params)
+    names = [c[0] for c in cursor.description]
+    return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def _threads_of(archive: Archive, message_ids: list[int], keys: Sequence[str]) -> list[int]:
+    sql = (
+        "SELECT DISTINCT p.thread_id FROM postings p"
+        " WHERE p.message_id IN (SELECT value FROM json_each(:ids))"
+        " AND p.missing_since IS NULL"
+    )
+    if keys:
+        sql += " AND p.group_key IN (SELECT value FROM json_each(:keys))"
+    rows = archive.db.execute(sql, {"ids": _json_list(message_ids), "keys": _json_list(keys)})
+    return [row[0] for row in rows]
+
+
+def _message_entries(
+    archive: Archive,
+    keys: Sequence[str],
+    message_ids: list[int] | None,
+    since: datetime | None,
+    limit: int | None,
+    base_link: str | None,
+    group_rows: dict[str, dict[str, Any]],
+) -> list[FeedEntry]:
+    present = "p.message_id = m.id AND p.missing_since IS NULL"
+    if keys:
+        present += " AND p.group_key IN (SELECT value FROM json_each(:keys))"
+    where = [f"EXISTS (SELECT 1 FROM postings p WHERE {present})"]
+    if message_ids is not None:
+        where.append("m.id IN (SELECT value FROM json_each(:ids))")
+    if since is not None:
+        where.append("m.posted_at >= :since")
+    sql = (
+        "SELECT m.id, m.subject, m.author, m.masked_address, m.posted_at,"
+        " m.body_html, m.body_text FROM messages m"
+        f" WHERE {' AND '.join(where)} ORDER BY m.posted_at DESC, m.id DESC"
+    )
+    if limit is not None:
+        sql += " LIMIT :limit"
+    params = {
+        "keys": _json_list(keys),
+        "ids": _json_list(message_ids or ()),
+        "since": utc_iso(since) if since is not None else None,
+        "limit": limit,
+    }
+    messages = _rows(archive, sql, params)
+    if not messages:
+        return []
+
+    postings: dict[int, list[dict[str, Any]]] = {m["id"]: [] for m in messages}
+    for posting in _rows(
+        archive,
+        "SELECT p.message_id, p.group_key, p.topic_id, p.google_message_id, p.url,"
+        " p.thread_id, p.missing_since FROM postings p"
+        " WHERE p.message_id IN (SELECT value FROM json_each(:ids))"
+        " ORDER BY p.message_id, p.first_seen_at, p.id",
+        {"ids": _json_list(postings)},
+    ):
+        postings[posting["message_id"]].append(posting)
+
+    threads = _thread_rows(archive, {p["thread_id"] for ps in postings.values() for p in ps})
+    entries = []
+    for message in messages:
+        first = postings[message["id"]][0]
+        shown = _link_posting(postings[message["id"]], keys)
+        if base_link is not None:
+            link = base_link_url(base_link, _export_name(threads[shown["thread_id"]]))
+        else:
+            link = shown["url"]
+        posted = parse_utc(message["posted_at"])
+        entries.append(
+            FeedEntry(
+                id=message_entry_id(
+                    first["group_key"], first["topic_id"], first["google_message_id"]
+                ),
+                title=_plain(message["subject"], "(no subject)"),
+                author=_author(message),
+                # Google Groups posts cannot be edited, and Google's second timestamp
+                # moves with moderation and later activity: an entry changes when the
+                # message is posted, and only then.
+                published=posted,
+                updated=posted,
+                link=xml_text(link),
+                content_html=message_html(message["body_html"], message["body_text"]),
+                categories=_categories(
+                    {p["group_key"] for p in postings[message["id"]]}, group_rows
+                ),
+            )
+        )
+    return entries
+
+
+def _link_posting(postings: list[dict[str, Any]], keys: Sequence[str]) -> dict[str, Any]:
+    """The posting an entry links to: present upstream, and in a selected group."""
+    for posting in postings:
+        if posting["missing_since"] is None and (not keys or posting["group_key"] in keys):
+            return posting
+    return postings[0]
+
+
+def _author(message: dict[str, Any]) -> str:
+    # A masked address ("yuan...@gmail.com") is not a valid atom:email; it only
+    # stands in for a missing name.
+    return _plain(message["author"]) or _plain(message["masked_address"]) or "(unknown)"
+
+
+def _thread_rows(archive: Archive, thread_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    rows = _rows(
+        archive,
+        "SELECT t.id, t.group_key, t.topic_id, t.subject, t.created_at, t.url,"
+        " (SELECT m.posted_at FROM postings p JOIN messages m ON m.id = p.message_id"
+        "  WHERE p.thread_id = t.id ORDER BY p.position LIMIT 1) AS first_posted_at"
+        " FROM threads t WHERE t.id IN (SELECT value FROM json_each(:ids))",
+        {"ids": _json_list(thread_ids)},
+    )
+    for row in rows:
+        # The export dates an undated thread by its first message.
+        row["messages"] = [{"posted_at": row.pop("first_posted_at")}]
+    return {row["id"]: row for row in rows}
+
+
+def _export_name(thread: dict[str, Any]) -> str:
+    """The file name ``listarchive export`` gives the thread.
+
+    Only when two threads start on the same day with the same subject does the
+    export lengthen a name, and then by the order it met them in; the feed cannot
+    know that order and links to the plain name.
+    """
+    from archive.export import export_filename
+
+    return export_filename(thread, set())
+
+
+def _thread_entries(
+    archive: Archive,
+    keys: Sequence[str],
+    thread_ids: list[int] | None,
+    since: datetime | None,
+    limit: int | None,
+    base_link: str | None,
+    group_rows: dict[str, dict[str, Any]],
+) -> list[FeedEntry]:
+    where = []
+    if keys:
+        where.append("t.group_key IN (SELECT value FROM json_each(:keys))")
+    if thread_ids is not None:
+        where.append("t.id IN (SELECT value FROM json_each(:ids))")
+    sql = (
+        "SELECT t.id, t.group_key, t.topic_id, t.subject, t.created_at,"
+        " t.last_activity_at, t.url, max(m.posted_at) AS newest"
+        " FROM threads t"
+        " JOIN postings p ON p.thread_id = t.id AND p.missing_since IS NULL"
+        " JOIN messages m ON m.id = p.message_id"
+        + (f" WHERE {' AND '.join(where)}" if where else "")
+        + " GROUP BY t.id"
+        + (" HAVING max(m.posted_at) >= :since" if since is not None else "")
+        + " ORDER BY newest DESC, t.id DESC"
+        + (" LIMIT :limit" if limit is not None else "")
+    )
+    params = {
+        "keys": _json_list(keys),
+        "ids": _json_list(thread_ids or ()),
+        "since": utc_iso(since) if since is not None else None,
+        "limit": limit,
+    }
+    threads = _rows(archive, sql, params)
+    if not threads:
+        return []
+    messages: dict[int, list[dict[str, Any]]] = {t["id"]: [] for t in threads}
+    for row in _rows(
+        archive,
+        "SELECT p.thread_id, p.url, m.subject, m.author, m.masked_address, m.posted_at,"
+        " m.body_html, m.body_text FROM postings p JOIN messages m ON m.id = p.message_id"
+        " WHERE p.thread_id IN (SELECT value FROM json_each(:ids)) AND p.missing_since IS NULL"
+        " ORDER BY p.thread_id, p.position, m.posted_at, m.id",
+        {"ids": _json_list(messages)},
+    ):
+        messages[row["thread_id"]].append(row)
+
+    entries = []
+    for thread in threads:
+        shown = messages[thread["id"]]
+        opening = shown[0]
+        if base_link is not None:
+            link = base_link_url(base_link, _export_name({**thread, "messages": shown}))
+        else:
+            link = thread["url"]
+        entries.append(
+            FeedEntry(
+                id=thread_entry_id(thread["group_key"], thread["topic_id"]),
+                title=_plain(thread["subject"]) or _plain(opening["subject"], "(no subject)"),
+                author=_author(opening),
+                published=min(parse_utc(m["posted_at"]) for m in shown),
+                updated=parse_utc(thread["newest"]),
+                link=xml_text(link),
+                content_html=_thread_html(shown, link),
+                categories=_categories([thread["group_key"]], group_rows),
+            )
+        )
+    return entries
+
+
+def _thread_html(messages: list[dict[str, Any]], link: str) -> str:
+    """The opening message, then the latest replies, each under its author and time."""
+    if len(messages) > THREAD_MESSAGES_SHOWN:
+        skipped = len(messages) - THREAD_MESSAGES_SHOWN
+        shown = [messages[0], None, *messages[-(THREAD_MESSAGES_SHOWN - 1) :]]
+    else:
+        skipped, shown = 0, list(messages)
+    parts = []
+    for message in shown:
+        if message is None:
+            noun = "message" if skipped == 1 else "messages"
+            parts.append(f'<p>… <a href="{html.escape(link)}">{skipped} more {noun}</a> …</p>')
+            continue
+        posted = utc_iso(parse_utc(message["posted_at"])).replace("T", " ").replace("Z", " UTC")
+        parts.append(
+            f"<p><strong>{html.escape(_author(message))}</strong> · "
+            f'<a href="{html.escape(xml_text(message["url"]))}">{posted}</a></p>\n'
+            + message_html(message["body_html"], message["body_text"])
+        )
+    return "\n<hr>\n".join(parts)
+
+
+# --- writing ------------------------------------------------------------------------
+
+
+def _rfc3339(moment: datetime) -> str:
+    return utc_iso(moment)  # 2024-01-02T03:04:05Z is RFC 3339 as Atom wants it
+
+
+def _element(parent: ET.Element, tag: str, text: str | None = None, **attrs: str) -> ET.Element:
+    element = ET.SubElement(parent, tag, {k: xml_text(v) for k, v in attrs.items()})
+    if text is not None:
+        element.text = xml_text(text)
+    return element
+
+
+def render_atom(feed: Feed) -> bytes:
+    """The feed as an Atom 1.0 document (UTF-8 bytes)."""
+    root = ET.Element("feed", {"xmlns": ATOM_NS})
+    _element(root, "id", feed.id)
+    _element(root, "title", feed.title)
+    if feed.subtitle:
+        _element(root, "subtitle", _plain(feed.subtitle))
+    _element(root, "updated", _rfc3339(feed.updated))
+    if feed.link:
+        _element(root, "link", rel="alternate", type="text/html", href=feed.link)
+    if feed.self_link:
+        _element(root, "link", rel="self", type="application/atom+xml", href=feed.self_link)
+    _element(root, "generator", "listarchive", uri=GENERATOR_URI, version=__version__)
+    for entry in feed.entries:
+        item = _element(root, "entry")
+        _element(item, "id", entry.id)
+        _element(item, "title", entry.title)
+        author = _element(item, "author")
+        _element(author, "name", entry.author)
+        _element(item, "published", _rfc3339(entry.published))
+        _element(item, "updated", _rfc3339(entry.updated))
+        _element(item, "link", rel="alternate", type="text/html", href=entry.link)
+        for term, label in entry.categories:
+            _element(item, "category", term=term, label=label)
+        _element(item, "content", entry.content_html, type="html")
+    ET.indent(root, space="  ")
+    document = ET.tostring(root, encoding="unicode")
+    return ('<?xml version="1.0" encoding="utf-8"?>\n' + document + "\n").encode("utf-8")
+
+
+def write_feed(data: bytes, path: str | Path) -> None:
+    """Write ``data`` to ``path`` atomically: a reader (or a web server) sees the old
+    feed or the new one, never half of one, and a failed run leaves the old one."""
+    path = Path(path)
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        # mkstemp makes the file private; a published feed must stay readable.
+        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+        os.chmod(temporary, mode)
+        os.replace(temporary, path)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+
+
+def publish_feed(
+    db_path: str | Path,
+    *,
+    out: str | Path | None = None,
+    stdout: BinaryIO | None = None,
+    since: str | datetime | None = None,
+    now: datetime | None = None,
+    **options: Any,
+) -> Feed:
+    """``listarchive feed``: build the feed from the archive at ``db_path`` and write it
+    to ``out`` (atomically) or to ``stdout``. ``since`` may be text such as
+    ``2024-03-01`` or ``7d``; ``options`` are :func:`build_feed`'s."""
+    if isinstance(since, str):
+        since = parse_date_bound(since, now=now)
+    with Archive(db_path, create=False) as archive:
+        feed = build_feed(archive, since=since, **options)
+    data = render_atom(feed)
+    if out is not None:
+        write_feed(data, out)
+    elif stdout is not None:
+        stdout.write(data)
+        stdout.flush()
+    return feed
