@@ -1,0 +1,419 @@
+"""Parse Google Groups pages: bytes or str in, :mod:`scraper.models` records out.
+
+Pure functions without I/O. Each parser reads the JSON Google embeds in the page first
+(exact epoch timestamps, full bodies, attachments) and falls back to the server-rendered
+HTML when that JSON is missing or no longer has the expected shape; ``source`` on the
+result says which layer produced it. When neither layer yields the data the parsers raise
+:class:`~scraper.errors.LayoutChanged`: an empty thread or topic list is never returned as
+if it were real. Saving the offending page is the caller's job.
+
+What the HTML cannot give: topic creation dates, years of recent list dates, authors once
+the classes are renamed, attachments, the continuation token, and exact times (visible
+dates are in the viewer's unknown timezone and are read as UTC; see :mod:`.dates`).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import replace
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from scraper.errors import LayoutChanged
+from scraper.models import (
+    Attachment,
+    Group,
+    GroupRef,
+    Message,
+    PageTokens,
+    Thread,
+    ThreadRef,
+    Topic,
+    TopicPage,
+)
+from scraper.pages import dom
+from scraper.pages.blocks import (
+    RPC_THREAD,
+    RPC_TOPIC_LIST,
+    build_batchexecute_request,
+    find_rpc_data,
+    rpc_payload,
+)
+from scraper.pages.blocks import parse_page_tokens as _tokens_from_text
+from scraper.pages.dates import epoch_to_datetime, parse_visible_date
+from scraper.pages.dom import MASKED_ADDRESS_RE, find_masked_addresses
+
+__all__ = [
+    "MASKED_ADDRESS_RE",
+    "build_batchexecute_request",
+    "find_masked_addresses",
+    "parse_batchexecute",
+    "parse_group_page",
+    "parse_page_tokens",
+    "parse_thread_page",
+    "parse_visible_date",
+]
+
+logger = logging.getLogger(__name__)
+
+_HTML_END = re.compile(r"</(?:html|body)\s*>", re.IGNORECASE)
+
+
+class _Unusable(Exception):
+    """The embedded JSON is there but not in the shape this parser knows."""
+
+
+def parse_group_page(
+    html: bytes | str, ref: GroupRef, url: str | None = None, *, now: datetime | None = None
+) -> TopicPage:
+    """The first topic-list page of a group (``GET /g/<group>``).
+
+    ``now`` dates the list's short visible dates ("Jan 1") when the DOM fallback is used.
+    """
+    text = _as_text(html)
+    tree = dom.parse_html(html)
+    where = url or ref.url
+    tokens = _tokens_from_text(text)
+    group = Group(ref, id=None, email=ref.email, title=dom.group_title(tree))
+
+    data = find_rpc_data(text, RPC_TOPIC_LIST, _is_topic_list)
+    if data is None:
+        logger.warning("%s: no topic-list JSON in the page; reading its HTML instead", where)
+    else:
+        group = _group_from_list(data, group)
+        try:
+            topics, token = _topics_from_json(data)
+            if not topics and group.total_topics != 0:
+                raise _Unusable(f"no topics in the JSON, yet the group has {group.total_topics}")
+            return TopicPage(group, topics, token, "json", tokens)
+        except _Unusable as problem:
+            logger.warning("%s: %s; reading the page HTML instead", where, problem)
+
+    _refuse_truncated(text, where)
+    rows = dom.topic_rows(tree, _now(now))
+    if not rows:
+        raise LayoutChanged(
+            f"no topic list found in {where}: neither the embedded JSON nor the HTML "
+            "has one (Google may have changed its pages)",
+            url=where,
+        )
+    topics = tuple(
+        Topic(
+            id=row.id,
+            subject=row.subject,
+            snippet=row.snippet,
+            last_activity_at=row.last_activity_at,
+            message_count=row.message_count,
+            authors=row.authors,
+        )
+        for row in rows
+    )
+    if group.total_topics is None:
+        group = replace(group, total_topics=dom.total_topics(tree))
+    return TopicPage(group, topics, None, "dom", tokens)
+
+
+def parse_batchexecute(body: bytes | str, group: Group, url: str | None = None) -> TopicPage:
+    """A later topic-list page: the reply to a ``Dq0xse`` batchexecute call.
+
+    Raises :class:`~scraper.errors.RpcError` when the call answered with an error.
+    An empty page is valid here: it ends the list.
+    """
+    where = url or group.ref.url
+    data = rpc_payload(_as_text(body), RPC_TOPIC_LIST, where)
+    if not _is_topic_list(data):
+        raise LayoutChanged(
+            f"the {RPC_TOPIC_LIST} reply from {where} is not a topic list", url=where
+        )
+    try:
+        topics, token = _topics_from_json(data)
+    except _Unusable as problem:
+        raise LayoutChanged(f"unreadable topic list from {where}: {problem}", url=where) from None
+    return TopicPage(_group_from_list(data, group), topics, token, "json")
+
+
+def parse_thread_page(
+    html: bytes | str, ref: ThreadRef, url: str | None = None, *, now: datetime | None = None
+) -> Thread:
+    """Every message of a thread page (``GET /g/<group>/c/<topic>``).
+
+    ``now`` dates time-only visible dates ("5:29 AM") when the DOM fallback is used.
+    """
+    text = _as_text(html)
+    tree = dom.parse_html(html)
+    where = url or ref.url
+    now = _now(now)
+    group = Group(ref.group, id=None, email=ref.group.email, title=dom.group_title(tree))
+    sections = dom.message_sections(tree)
+
+    data = find_rpc_data(text, RPC_THREAD, _is_thread)
+    if data is None:
+        logger.warning("%s: no thread JSON in the page; reading its HTML instead", where)
+    else:
+        group = _group_identity(data[0], group)
+        try:
+            return _thread_from_json(data, group, tree, sections, now)
+        except _Unusable as problem:
+            logger.warning("%s: %s; reading the page HTML instead", where, problem)
+
+    _refuse_truncated(text, where)
+    if not sections:
+        raise LayoutChanged(
+            f"no messages found in {where}: neither the embedded JSON nor the HTML "
+            "has any (Google may have changed its pages)",
+            url=where,
+        )
+    subject = dom.thread_subject(tree) or ""
+    messages = []
+    for message_id, section in sections.items():
+        posted_at = dom.section_date(section, now)
+        if posted_at is None:
+            raise LayoutChanged(
+                f"message {message_id} in {where} has no readable date "
+                "(Google may have changed its pages)",
+                url=where,
+            )
+        author = dom.section_author(section)
+        messages.append(
+            Message(
+                id=message_id,
+                topic_id=ref.topic_id,
+                author=author,
+                posted_at=posted_at,
+                subject=subject,
+                body_html=dom.section_body_html(section) or "",
+                masked_address=dom.section_masked_address(section, author),
+            )
+        )
+    return Thread(group, ref.topic_id, subject, tuple(messages), dom.message_count(tree), "dom")
+
+
+def parse_page_tokens(html: bytes | str) -> PageTokens:
+    """The ``WIZ_global_data`` tokens a later batchexecute call may send (all optional)."""
+    return _tokens_from_text(_as_text(html))
+
+
+# The JSON layer --------------------------------------------------------------------------
+#
+# Positions come from the format research (sections 4a, 5a, 6). Arrays are read by index
+# only and may grow extra trailing fields; a missing optional field reads as None.
+
+
+def _is_topic_list(data: Any) -> bool:
+    """``[[gid, email], total, [[topic_meta, ...], ...], token|null, ...]``."""
+    return (
+        isinstance(data, list)
+        and len(data) >= 3
+        and (data[0] is None or isinstance(data[0], list))
+        and _is_int(data[1])
+        and isinstance(data[2], list)
+        and (not data[2] or _is_list(_at(data[2][0], 0)))
+    )
+
+
+def _is_thread(data: Any) -> bool:
+    """``[[gid, email], [gid, topic_id, subject, ..., count], [message, ...], ...]``."""
+    return (
+        isinstance(data, list)
+        and len(data) >= 3
+        and isinstance(data[1], list)
+        and isinstance(_at(data[1], 1), str)
+        and isinstance(data[2], list)
+    )
+
+
+def _group_identity(head: Any, group: Group) -> Group:
+    gid, email = _at(head, 0), _at(head, 1)
+    return replace(
+        group,
+        id=str(gid) if isinstance(gid, str | int) and gid != "" else group.id,
+        email=email if isinstance(email, str) and "@" in email else group.email,
+    )
+
+
+def _group_from_list(data: list[Any], group: Group) -> Group:
+    return replace(_group_identity(data[0], group), total_topics=data[1])
+
+
+def _topics_from_json(data: list[Any]) -> tuple[tuple[Topic, ...], str | None]:
+    topics = tuple(_topic(row) for row in data[2])
+    token = _at(data, 3)
+    return topics, token if isinstance(token, str) and token else None
+
+
+def _topic(row: Any) -> Topic:
+    meta = _at(row, 0)
+    topic_id = _at(meta, 1)
+    if not isinstance(topic_id, str) or not topic_id:
+        raise _Unusable("a topic row without a topic id")
+    authors = _at(_at(meta, 9), 0)
+    return Topic(
+        id=topic_id,
+        subject=_str(_at(meta, 2)),
+        snippet=_str(_at(meta, 3)),
+        last_activity_at=epoch_to_datetime(_at(meta, 4)),
+        created_at=epoch_to_datetime(_at(meta, 5)),
+        message_count=_at(meta, 6) if _is_int(_at(meta, 6)) else None,
+        authors=tuple(
+            name
+            for name in (_at(author, 0) for author in (authors if _is_list(authors) else ()))
+            if isinstance(name, str) and name
+        ),
+    )
+
+
+def _thread_from_json(
+    data: list[Any], group: Group, tree: Any, sections: dict[str, Any], now: datetime
+) -> Thread:
+    summary = data[1]
+    topic_id = summary[1]
+    subject = _str(_at(summary, 2)) or dom.thread_subject(tree) or ""
+    if not data[2]:
+        raise _Unusable("the thread JSON has no messages")
+    # Each element of data[2] is ONE message (reading data[2][0] as the list loses replies).
+    messages = tuple(_message(element, topic_id, subject, sections, now) for element in data[2])
+    count = _at(summary, 6)
+    return Thread(
+        group,
+        topic_id,
+        subject or messages[0].subject,
+        messages,
+        count if _is_int(count) else None,
+        "json",
+    )
+
+
+def _message(
+    element: Any, topic_id: str, thread_subject: str, sections: dict[str, Any], now: datetime
+) -> Message:
+    record = _at(element, 0)
+    meta = _at(record, 0)
+    message_id = _at(meta, 1)
+    if not isinstance(message_id, str) or not message_id:
+        raise _Unusable("a message without a message id")
+    section = sections.get(message_id)
+
+    author_entry = _at(_at(meta, 2), 0)
+    author = _str(_at(author_entry, 0))
+    if not author and section is not None:
+        author = dom.section_author(section)
+    email = _at(author_entry, 2)  # null unless a member's cookie was sent
+
+    updated_at = epoch_to_datetime(_at(meta, 7))
+    posted_at = epoch_to_datetime(_at(meta, 8)) or updated_at
+    if posted_at is None and section is not None:
+        posted_at = dom.section_date(section, now)
+    if posted_at is None:
+        raise _Unusable(f"message {message_id} has no timestamp")
+
+    body_html = _body_html(_at(record, 1))
+    if body_html is None:
+        body_html = (dom.section_body_html(section) if section is not None else None) or ""
+
+    masked = dom.section_masked_address(section, author) if section is not None else None
+    if masked is None:
+        if isinstance(email, str) and "@" in email:
+            masked = email
+        elif MASKED_ADDRESS_RE.fullmatch(author):
+            masked = author
+
+    return Message(
+        id=message_id,
+        topic_id=topic_id,
+        author=author,
+        posted_at=posted_at,
+        subject=_str(_at(meta, 5)) or thread_subject,
+        body_html=body_html,
+        masked_address=masked,
+        attachments=_attachments(_at(record, 2)),
+        updated_at=updated_at,
+    )
+
+
+def _body_html(body: Any) -> str | None:
+    """``[2, [[1, [null, html]], ...]]``: every type-1 segment's HTML, joined.
+
+    ``None`` when the body is not in that shape at all (the DOM may still have it).
+    """
+    segments = _at(body, 1)
+    if not _is_list(segments):
+        return None
+    parts = []
+    for segment in segments:
+        if _at(segment, 0) == 1:
+            part = _at(_at(segment, 1), 1)
+            if isinstance(part, str):
+                parts.append(part)
+    return "".join(parts)
+
+
+def _attachments(value: Any) -> tuple[Attachment, ...]:
+    """``[[url, ?, ?, mime_type, filename, ...], ...]``."""
+    if not _is_list(value):
+        return ()
+    found = []
+    for item in value:
+        url = _at(item, 0)
+        if not isinstance(url, str) or not url:
+            continue
+        mime_type = _at(item, 3)
+        filename = _at(item, 4)
+        found.append(
+            Attachment(
+                url=url,
+                filename=filename if isinstance(filename, str) and filename else _url_name(url),
+                mime_type=mime_type if isinstance(mime_type, str) and mime_type else None,
+            )
+        )
+    return tuple(found)
+
+
+def _url_name(url: str) -> str:
+    return unquote(urlsplit(url).path.rstrip("/").rpartition("/")[2]) or "attachment"
+
+
+# Small helpers -----------------------------------------------------------------------------
+
+
+def _at(value: Any, index: int) -> Any:
+    """``value[index]`` when ``value`` is a list long enough, else None."""
+    if isinstance(value, list) and -len(value) <= index < len(value):
+        return value[index]
+    return None
+
+
+def _is_list(value: Any) -> bool:
+    return isinstance(value, list)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _str(value: Any) -> str:
+    return value.strip() if isinstance(value, str) else ""
+
+
+def _refuse_truncated(text: str, where: str) -> None:
+    """A page cut short would pass for a shorter list or thread in the HTML layer.
+
+    (The JSON layer needs no such check: a cut-off block does not decode.)
+    """
+    if _HTML_END.search(text, max(0, len(text) - 4096)) is None:
+        raise LayoutChanged(
+            f"the page {where} ends before </html>: it looks truncated, so its HTML "
+            "cannot be trusted to hold every item",
+            url=where,
+        )
+
+
+def _as_text(page: bytes | str) -> str:
+    if isinstance(page, bytes):
+        page = page.decode("utf-8", errors="replace")
+    return page.lstrip("\ufeff")
+
+
+def _now(now: datetime | None) -> datetime:
+    return now if now is not None else datetime.now(UTC)

@@ -1,0 +1,851 @@
+"""Parsing Google Groups pages (scraper.pages): embedded JSON first, the HTML as fallback.
+
+Pages come from the synthetic fixtures and from hand-made variants of them (JSON removed,
+ds keys renumbered, extra trailing fields, classes renamed, spacing changed), and from
+thread and list pages built around the real data in the systems-neuro-scrape capture.
+"""
+
+from __future__ import annotations
+
+import copy
+import itertools
+import json
+import re
+from datetime import UTC, datetime
+from html import escape
+from pathlib import Path
+
+import pytest
+
+from scraper.errors import (
+    EXIT_LAYOUT_CHANGED,
+    EXIT_NETWORK,
+    FetchError,
+    LayoutChanged,
+    RpcError,
+)
+from scraper.models import Attachment, GroupRef, PageTokens
+from scraper.pages import (
+    build_batchexecute_request,
+    find_masked_addresses,
+    parse_batchexecute,
+    parse_group_page,
+    parse_page_tokens,
+    parse_thread_page,
+)
+
+FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "google-groups"
+GROUP = GroupRef("examplegroup")
+THREAD = GROUP.thread("KWekwiRSa2I")
+GROUP_URL = "https://groups.google.com/g/examplegroup"
+THREAD_URL = "https://groups.google.com/g/examplegroup/c/KWekwiRSa2I"
+TOKEN = "CMzkwJHs/YMDEB4aGkBbgK2D1L+xykBXUESeVFzghoNKA0eGJWNH"
+NOW = datetime(2024, 1, 2, 12, 0, tzinfo=UTC)
+
+
+def utc(*args: int) -> datetime:
+    return datetime(*args, tzinfo=UTC)
+
+
+def fixture(*parts: str) -> str:
+    path = FIXTURES.joinpath(*parts)
+    if not path.is_file():
+        pytest.skip(f"fixture {'/'.join(parts)} not available")
+    return path.read_bytes().decode("utf-8", errors="replace")
+
+
+def topic_list_html() -> str:
+    return fixture("synthetic", "SYNTHETIC_new-ui_topic-list.html")
+
+
+def thread_html() -> str:
+    return fixture("synthetic", "SYNTHETIC_new-ui_thread.html")
+
+
+def batch_reply() -> str:
+    return fixture("synthetic", "SYNTHETIC_batchexecute_Dq0xse_response.txt")
+
+
+# Page surgery ------------------------------------------------------------------------------
+
+JSON_SCRIPT = re.compile(r"<script[^>]*>\s*AF_initDataCallback\(.*?</script>", re.S)
+DATA_START = re.compile(r"AF_initDataCallback\(\{[^\[]*?data:")
+EXTRA = [None, 0, "extra", [1, 2]]
+
+
+def without_json(page: str) -> str:
+    page, count = JSON_SCRIPT.subn("", page)
+    assert count == 1
+    return page
+
+
+def rename_classes(page: str) -> str:
+    """Every class attribute replaced, as a Google release that re-minifies would do."""
+    counter = itertools.count()
+    return re.sub(r'class="[^"]*"', lambda _: f'class="q{next(counter)}x"', page)
+
+
+def edit_data(page: str, change) -> str:
+    """Replace the data of the page's AF_initDataCallback block with ``change(data)``."""
+    match = DATA_START.search(page)
+    data, end = json.JSONDecoder().raw_decode(page, match.end())
+    return page[: match.end()] + json.dumps(change(copy.deepcopy(data))) + page[end:]
+
+
+def widen_topic_list(data):
+    """Extra trailing fields on every record of a topic-list JSON."""
+    for row in data[2]:
+        meta = row[0]
+        meta[4] += EXTRA
+        meta[5] += EXTRA
+        for author in meta[9][0]:
+            author += EXTRA
+        meta[9] += EXTRA
+        meta += EXTRA
+        row += EXTRA
+    data[0] += EXTRA
+    return data + EXTRA
+
+
+def widen_thread(data):
+    """Extra trailing fields on every record of a thread JSON."""
+    for element in data[2]:
+        record = element[0]
+        meta, body = record[0], record[1]
+        for author in meta[2]:
+            author += EXTRA
+        meta[7] += EXTRA
+        meta[8] += EXTRA
+        meta += EXTRA
+        for segment in body[1]:
+            segment[1] += EXTRA
+            segment += EXTRA
+        body += EXTRA
+        record += EXTRA
+        element += EXTRA
+    data[0] += EXTRA
+    data[1] += EXTRA
+    return data + EXTRA
+
+
+def message_element(message_id, author, created, subject, body_html, attachments=None):
+    meta = [
+        "9876543210",
+        message_id,
+        [[author, None, None, "2002"]],
+        0,
+        None,
+        subject,
+        "snippet",
+        [created + 60, 0],
+        [created, 0],
+    ]
+    record = [meta, [2, [[1, [None, body_html]]]]]
+    if attachments is not None:
+        record.append(attachments)
+    return [record]
+
+
+# Topic list: JSON --------------------------------------------------------------------------
+
+
+def test_topic_list_from_json():
+    page = parse_group_page(topic_list_html(), GROUP, GROUP_URL)
+
+    assert page.source == "json"
+    assert page.next_token == TOKEN
+    assert page.group.id == "9876543210"
+    assert page.group.email == "examplegroup@googlegroups.com"
+    assert page.group.title == "Example Group"
+    assert page.group.total_topics == 2768
+    assert page.tokens == PageTokens(
+        at="AAjqxmrugcoOsGlhMNhOZTSyb0zE:1706359382849",
+        f_sid="-3078643617398008504",
+        bl="boq_groupsfrontendserver_20240122.04_p1",
+    )
+    first, second = page.topics
+    assert first.id == "KWekwiRSa2I"
+    assert first.subject == "Camarilla Exemplary Question"
+    assert first.snippet == "Does the Exemplary need to be ready?"
+    assert first.last_activity_at == datetime(2024, 1, 1, 0, 0, 0, 123000, tzinfo=UTC)
+    assert first.created_at == utc(2023, 12, 31)
+    assert first.message_count == 3
+    assert first.authors == ("Alice Example", "Bob Example")
+    assert second.id == "-nTNtBBHL2Y"
+    assert second.subject == "Enhancements freeze is coming"
+    assert second.snippet == "Reminder that enhancements freeze is next week"
+    assert second.last_activity_at == datetime(2023, 12, 30, 0, 0, 0, 123000, tzinfo=UTC)
+    assert second.created_at == utc(2023, 12, 29)
+    assert second.message_count == 1
+    assert second.authors == ("Carol Example",)
+
+
+def test_bytes_and_str_give_the_same_page():
+    html = topic_list_html()
+    assert parse_group_page(html.encode(), GROUP) == parse_group_page(html, GROUP)
+
+
+def test_group_email_comes_from_the_page_not_the_url():
+    html = edit_data(topic_list_html(), lambda d: [["42", "dev@kubernetes.io"], *d[1:]])
+    page = parse_group_page(html, GroupRef("dev", "kubernetes.io"))
+    assert (page.group.id, page.group.email) == ("42", "dev@kubernetes.io")
+
+
+def test_renumbered_ds_key_and_extra_trailing_fields():
+    baseline = parse_group_page(topic_list_html(), GROUP)
+    html = edit_data(topic_list_html().replace("ds:7", "ds:13"), widen_topic_list)
+    assert "ds:13" in html and "ds:7" not in html
+    assert parse_group_page(html, GROUP) == baseline
+
+
+def spacing_variants():
+    def head(replacement):
+        return lambda page: page.replace("{key: 'ds:7', hash: '2', data:", replacement)
+
+    def key_after_data(page):
+        page = page.replace("{key: 'ds:7', hash: '2', data:", "{hash: '2', data:")
+        return page.replace(", sideChannel: {}});", ", key: 'ds:7', sideChannel: {}});")
+
+    def data_in_function(page):
+        page = page.replace("data:[[", "data:function(){return [[")
+        return page.replace(", sideChannel: {}});", "}, sideChannel: {}});")
+
+    def mapping(replacement):
+        return lambda page: page.replace("'ds:7' : {id:'Dq0xse'", replacement)
+
+    return {
+        "double quotes, no spaces": head('{key:"ds:7",hash:"2",data:'),
+        "spaces everywhere": head("{ key : 'ds:7' , hash : '2' , data : "),
+        "quoted names": head('{"key":"ds:7","hash":"2","data":'),
+        "newlines": head("{\n  key: 'ds:7',\n\thash: '2',\n  data:\n"),
+        "isError field": head("{key: 'ds:7', isError:  false , hash: '2', data:"),
+        "key after data": key_after_data,
+        "data in a function": data_in_function,
+        "JSON-style mapping": mapping('"ds:7":{"id":"Dq0xse"'),
+        "tight mapping": mapping("'ds:7':{ id : 'Dq0xse'"),
+        "no mapping at all": lambda page: re.sub(
+            r"var AF_dataServiceRequests = \{.*?\}\};", "", page
+        ),
+    }
+
+
+@pytest.mark.parametrize("variant", spacing_variants().values(), ids=spacing_variants().keys())
+def test_spacing_and_quoting_variants(variant):
+    baseline = parse_group_page(topic_list_html(), GROUP)
+    html = variant(topic_list_html())
+    assert html != topic_list_html()
+    assert parse_group_page(html, GROUP) == baseline
+
+
+def test_mapping_beats_an_earlier_block_of_the_same_shape():
+    decoy = (
+        "<script>AF_initDataCallback({key: 'ds:2', hash: '1', data:"
+        '[["1", "other@googlegroups.com"], 5, [[["1", "DECOYDECOY1", "Decoy", "", [1, 0], '
+        "[1, 0], 1]]], null], sideChannel: {}});</script>"
+        "<script>AF_initDataCallback({key: 'ds:1', hash: '1', data:[null, \"x\"], "
+        "sideChannel: {}});</script>"
+    )
+    html = topic_list_html().replace('<script class="ds:7"', decoy + '<script class="ds:7"')
+    page = parse_group_page(html, GROUP)
+    assert [topic.id for topic in page.topics] == ["KWekwiRSa2I", "-nTNtBBHL2Y"]
+
+
+def test_empty_group_is_valid_only_when_the_json_says_so():
+    rows = re.compile(r'<div role="rowgroup">.*?</div>\n</div>\n</div>', re.S)
+    html, count = rows.subn("", topic_list_html())
+    assert count == 1 and "data-rowid" not in html
+
+    empty = parse_group_page(edit_data(html, lambda d: [d[0], 0, [], None]), GROUP)
+    assert (empty.topics, empty.next_token, empty.group.total_topics) == ((), None, 0)
+    assert empty.source == "json"
+
+    with pytest.raises(LayoutChanged):
+        parse_group_page(edit_data(html, lambda d: [d[0], 2768, [], None]), GROUP, GROUP_URL)
+
+
+# Topic list: HTML fallback -----------------------------------------------------------------
+
+
+def test_topic_list_from_html_when_json_is_missing(caplog):
+    from_json = parse_group_page(topic_list_html(), GROUP)
+    page = parse_group_page(without_json(topic_list_html()), GROUP, GROUP_URL, now=NOW)
+
+    assert page.source == "dom"
+    assert GROUP_URL in caplog.text  # the fallback is logged
+    assert page.next_token is None  # only the JSON has it
+    assert page.group.title == "Example Group"
+    assert page.group.total_topics == 2768  # "1–30 of 2,768"
+    assert page.group.id is None
+    assert page.group.email == "examplegroup@googlegroups.com"
+    assert page.tokens == from_json.tokens
+    for dom_topic, json_topic in zip(page.topics, from_json.topics, strict=True):
+        assert dom_topic.id == json_topic.id
+        assert dom_topic.subject == json_topic.subject
+        assert dom_topic.snippet == json_topic.snippet
+        assert dom_topic.message_count == json_topic.message_count
+        assert dom_topic.authors == json_topic.authors
+        assert dom_topic.created_at is None
+        # "Jan 1": the day only, read as UTC, dated from now.
+        assert dom_topic.last_activity_at == utc(2024, 1, 1)
+
+
+def test_topic_list_from_aria_alone_when_classes_are_renamed():
+    from_json = parse_group_page(topic_list_html(), GROUP)
+    html = rename_classes(without_json(topic_list_html()))
+    assert "o1DPKc" not in html and "yhgbKd" not in html
+    page = parse_group_page(html, GROUP, now=NOW)
+
+    assert page.source == "dom"
+    assert page.group.total_topics == 2768
+    assert [t.id for t in page.topics] == [t.id for t in from_json.topics]
+    assert [t.subject for t in page.topics] == [t.subject for t in from_json.topics]
+    assert [t.snippet for t in page.topics] == [t.snippet for t in from_json.topics]
+    assert [t.message_count for t in page.topics] == [3, 1]
+    assert [t.last_activity_at for t in page.topics] == [utc(2024, 1, 1)] * 2
+    assert [t.authors for t in page.topics] == [(), ()]  # only the classes mark authors
+
+
+def test_topic_list_from_classes_alone_when_aria_is_gone():
+    html = without_json(topic_list_html())
+    html = re.sub(r' (?:role|data-rowid|aria-label)="[^"]*"', "", html)
+    assert "data-rowid" not in html
+    page = parse_group_page(html, GROUP, now=NOW)
+    assert [t.id for t in page.topics] == ["KWekwiRSa2I", "-nTNtBBHL2Y"]  # from the links
+    assert [t.subject for t in page.topics] == [
+        "Camarilla Exemplary Question",
+        "Enhancements freeze is coming",
+    ]
+    assert [t.message_count for t in page.topics] == [3, 1]
+    assert page.topics[0].authors == ("Alice Example", "Bob Example")
+
+
+def test_unusable_topic_json_falls_back_to_html():
+    def drop_first_id(data):
+        data[2][0][0][1] = None
+        return data
+
+    page = parse_group_page(edit_data(topic_list_html(), drop_first_id), GROUP, now=NOW)
+    assert page.source == "dom"
+    assert [t.id for t in page.topics] == ["KWekwiRSa2I", "-nTNtBBHL2Y"]
+    assert page.group.id == "9876543210"  # what the JSON could still tell is kept
+
+
+# Batchexecute ------------------------------------------------------------------------------
+
+
+def test_batchexecute_page():
+    group = parse_group_page(topic_list_html(), GROUP).group
+    page = parse_batchexecute(batch_reply().encode(), group)
+    assert page.source == "json"
+    assert page.next_token is None
+    assert page.group == group
+    (topic,) = page.topics
+    assert topic.id == "-nTNtBBHL2Y"
+    assert topic.subject == "Enhancements freeze is coming"
+    assert topic.last_activity_at == datetime(2023, 12, 30, 0, 0, 0, 123000, tzinfo=UTC)
+    assert topic.authors == ("Carol Example",)
+
+
+def test_batchexecute_chunked_form():
+    body = batch_reply()
+    entries = json.loads(body[body.index("[") :])
+    chunks = [json.dumps([entries[0]]), json.dumps(entries[1:]), '[["e",4,null,null,512]]']
+    chunked = ")]}'\n\n" + "".join(f"{len(chunk)}\n{chunk}\n" for chunk in chunks)
+    group = parse_group_page(topic_list_html(), GROUP).group
+    assert parse_batchexecute(chunked, group) == parse_batchexecute(body, group)
+
+
+def test_batchexecute_rpc_error_is_a_fetch_error():
+    reply = ')]}\'\n\n[["wrb.fr","Dq0xse",null,null,null,[3],"generic"],["di",25]]'
+    url = "https://groups.google.com/_/GroupsFrontendUi/data/batchexecute?rpcids=Dq0xse"
+    with pytest.raises(RpcError) as caught:
+        parse_batchexecute(reply, parse_group_page(topic_list_html(), GROUP).group, url)
+    message = str(caught.value)
+    assert "RPC Dq0xse returned an error (code 3)" in message
+    assert url in message and caught.value.url == url
+    assert isinstance(caught.value, FetchError)
+    assert caught.value.exit_code == EXIT_NETWORK
+
+
+def test_batchexecute_error_entry_without_answer():
+    reply = ')]}\'\n[["er",null,null,null,null,400,null,null,null,3],["di",9]]'
+    with pytest.raises(RpcError):
+        parse_batchexecute(reply, parse_group_page(topic_list_html(), GROUP).group)
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "<html><body>Sorry...</body></html>",
+        ')]}\'\n\n[["wrb.fr","Dq0xse","[[\\"1\\"',  # cut off
+        ')]}\'\n[["wrb.fr","OtherRpc","[]",null,null,null,"generic"]]',
+        ')]}\'\n[["wrb.fr","Dq0xse","{\\"not\\": \\"a list\\"}",null,null,null,"generic"]]',
+        ')]}\'\n[["wrb.fr","Dq0xse","[[\\"1\\", \\"g@x\\"], 1, [[[\\"1\\", null]]]]"]]',
+        "",
+    ],
+    ids=["html", "truncated", "other rpc", "wrong shape", "row without id", "empty"],
+)
+def test_batchexecute_garbage_is_a_layout_change(reply):
+    url = "https://groups.google.com/_/GroupsFrontendUi/data/batchexecute"
+    group = parse_group_page(topic_list_html(), GROUP).group
+    with pytest.raises(LayoutChanged) as caught:
+        parse_batchexecute(reply, group, url)
+    assert url in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_build_batchexecute_request_matches_the_documented_form():
+    request = json.loads(fixture("synthetic", "SYNTHETIC_batchexecute_Dq0xse_request.json"))
+    expected = json.loads(request["form"]["f.req"])
+    built = json.loads(build_batchexecute_request("examplegroup@googlegroups.com", TOKEN))
+    assert built[0][0][0] == expected[0][0][0] == "Dq0xse"
+    assert json.loads(built[0][0][1]) == json.loads(expected[0][0][1])
+    assert built[0][0][2:] == expected[0][0][2:]
+
+    other = json.loads(build_batchexecute_request("dev@kubernetes.io", "T0K3N", page_size=50))
+    assert json.loads(other[0][0][1]) == ["dev@kubernetes.io", 50, "T0K3N", [], 2]
+
+
+def test_page_tokens():
+    assert parse_page_tokens(topic_list_html().encode()).at == (
+        "AAjqxmrugcoOsGlhMNhOZTSyb0zE:1706359382849"
+    )
+    assert parse_page_tokens("<html></html>") == PageTokens()
+    escaped = '<script>WIZ_global_data = {"cfb2h": "boq_x", "SNlM0e":"a\\u003db"};</script>'
+    assert parse_page_tokens(escaped) == PageTokens(at="a=b", bl="boq_x")
+
+
+# Thread: JSON ------------------------------------------------------------------------------
+
+
+def test_thread_from_json():
+    thread = parse_thread_page(thread_html(), THREAD, THREAD_URL)
+
+    assert thread.source == "json"
+    assert thread.topic_id == "KWekwiRSa2I"
+    assert thread.subject == "Camarilla Exemplary Question"
+    assert thread.expected_count == 2 and thread.complete
+    assert thread.group.id == "9876543210"
+    assert thread.group.email == "examplegroup@googlegroups.com"
+    assert thread.group.title == "Example Group"
+    first, second = thread.messages
+    assert first.id == "jISyG3VpBAAJ"
+    assert first.topic_id == "KWekwiRSa2I"
+    assert first.author == "Alice Example"
+    assert first.posted_at == utc(2019, 1, 27, 23, 43, 8)  # meta[8], created
+    assert first.updated_at == utc(2019, 1, 27, 23, 44, 8)  # meta[7]
+    assert first.subject == "Camarilla Exemplary Question"
+    assert first.body_html == '<div dir="ltr">Does the Exemplary need to be ready?<br></div>'
+    assert first.attachments == ()
+    assert second.id == "b62NyYWpAwAJ"
+    assert second.author == "Bob Example"
+    assert second.posted_at == utc(2019, 1, 28, 0, 35, 26)
+    assert second.subject == "Re: Camarilla Exemplary Question"
+    # Quotes are kept as received; dropping them is the archive's decision.
+    assert second.body_html.startswith('<div dir="ltr">No.<br><br><div class="gmail_quote">')
+    assert '<blockquote class="gmail_quote">Does the Exemplary' in second.body_html
+    # The only masked address on this page is a recipient (the group) on the "to" line:
+    # it is not the author's, so it is not attributed to anyone.
+    assert [m.masked_address for m in thread.messages] == [None, None]
+
+
+def test_three_message_thread_yields_three_messages():
+    """The known pitfall: data[2][0] is the first message, not the list of messages."""
+
+    def add_third(data):
+        data[2].append(
+            message_element(
+                "c0pYQ3ubAwAJ", "Carol Example", 1548640000, "Re: Camarilla", "<p>Third</p>"
+            )
+        )
+        data[1][6] = 3
+        return data
+
+    thread = parse_thread_page(edit_data(thread_html(), add_third), THREAD)
+    assert [m.id for m in thread.messages] == ["jISyG3VpBAAJ", "b62NyYWpAwAJ", "c0pYQ3ubAwAJ"]
+    assert [m.author for m in thread.messages] == ["Alice Example", "Bob Example", "Carol Example"]
+    assert thread.messages[2].body_html == "<p>Third</p>"
+    assert thread.messages[2].posted_at == utc(2019, 1, 28, 1, 46, 40)
+    assert thread.expected_count == 3 and thread.complete
+
+
+def test_fewer_messages_than_google_counts_is_incomplete():
+    thread = parse_thread_page(
+        edit_data(thread_html(), lambda d: d[:1] + [d[1][:6] + [9], d[2]]), THREAD
+    )
+    assert len(thread.messages) == 2
+    assert thread.expected_count == 9 and not thread.complete
+
+
+def test_renumbered_thread_block_and_extra_trailing_fields():
+    baseline = parse_thread_page(thread_html(), THREAD)
+    html = edit_data(thread_html().replace("ds:6", "ds:42"), widen_thread)
+    assert parse_thread_page(html, THREAD) == baseline
+
+
+def test_thread_block_found_by_shape_without_mapping():
+    baseline = parse_thread_page(thread_html(), THREAD)
+    html = re.sub(r"var AF_dataServiceRequests = \{.*?\}\};", "", thread_html())
+    assert "H08Fi" not in html
+    assert parse_thread_page(html, THREAD) == baseline
+
+
+def test_body_segments_and_attachments():
+    attachments = [
+        [
+            "https://groups.google.com/g/examplegroup/attach/ab12/netgen.recipe?part=0.1",
+            None,
+            None,
+            "text/plain",
+            "netgen.recipe",
+            "extra",
+        ],
+        [
+            "https://groups.google.com/g/examplegroup/attach/cd34/notes%20v2.txt?part=0.2",
+            None,
+            None,
+            None,
+            None,
+        ],
+        [None, "not an attachment"],
+    ]
+
+    def change(data):
+        element = message_element("c0pYQ3ubAwAJ", "Carol", 1548640000, "Re", "", attachments)
+        element[0][1] = [
+            2,
+            [[1, [None, "<p>a</p>"]], [2, [None, "ignored"]], [1, [None, "<p>b</p>"]]],
+        ]
+        data[2].append(element)
+        return data
+
+    message = parse_thread_page(edit_data(thread_html(), change), THREAD).messages[2]
+    assert message.body_html == "<p>a</p><p>b</p>"
+    assert message.attachments == (
+        Attachment(attachments[0][0], "netgen.recipe", "text/plain"),
+        Attachment(attachments[1][0], "notes v2.txt", None),
+    )
+
+
+def test_missing_pieces_of_a_json_message_come_from_its_section():
+    def change(data):
+        meta = data[2][0][0][0]
+        meta[7] = meta[8] = None
+        data[2][0][0][1] = None  # body in an unknown shape
+        return data
+
+    first = parse_thread_page(edit_data(thread_html(), change), THREAD, now=NOW).messages[0]
+    assert first.posted_at == utc(2019, 1, 27, 15, 43, 8)  # the visible date, read as UTC
+    assert first.body_html == '<div dir="ltr">Does the Exemplary need to be ready?<br></div>'
+
+
+# Thread: masked addresses ------------------------------------------------------------------
+
+ALICE_HEADER = '<h3 class="s1f8Zd" id="c1">Alice Example</h3>'
+
+
+@pytest.mark.parametrize("strip_json", [False, True], ids=["json", "dom"])
+def test_author_masked_address_from_the_author_header(strip_json):
+    html = thread_html().replace(
+        ALICE_HEADER,
+        ALICE_HEADER
+        + '<a data-email-masked="" href="https://groups.google.com/">alic...@example.com</a>',
+    )
+    if strip_json:
+        html = without_json(html)
+    thread = parse_thread_page(html, THREAD, now=NOW)
+    assert thread.source == ("dom" if strip_json else "json")
+    assert [m.masked_address for m in thread.messages] == ["alic...@example.com", None]
+
+
+def test_addresses_quoted_in_the_body_or_listed_as_recipients_are_not_the_author():
+    bob = '<div class="LgTNRd"><h3 class="s1f8Zd" id="c3">Bob Example</h3></div>'
+    html = thread_html().replace(bob, '<h3 class="s1f8Zd" id="c3">Bob Example</h3>')
+    html = html.replace(
+        "No.<br><br>", 'No.<br>On Sun <a data-email-masked="">al...@example.com</a> wrote:<br>'
+    )
+    thread = parse_thread_page(html, THREAD)
+    assert thread.messages[1].masked_address is None
+
+    bob_heading = '<h3 class="s1f8Zd" id="c3">Bob Example</h3>'
+    own_address = '<span><a data-email-masked="">bob...@example.com</a></span>'
+    html = html.replace(bob_heading, bob_heading + own_address)
+    assert parse_thread_page(html, THREAD).messages[1].masked_address == "bob...@example.com"
+
+
+def test_author_shown_as_a_masked_address():
+    def change(data):
+        data[2][1][0][0][2][0][0] = "bobby...@example.com"
+        return data
+
+    message = parse_thread_page(edit_data(thread_html(), change), THREAD).messages[1]
+    assert message.author == "bobby...@example.com"
+    assert message.masked_address == "bobby...@example.com"
+
+
+def test_address_given_by_the_json_to_members():
+    def change(data):
+        data[2][0][0][0][2][0][2] = "alice@example.com"
+        return data
+
+    message = parse_thread_page(edit_data(thread_html(), change), THREAD).messages[0]
+    assert message.masked_address == "alice@example.com"
+
+
+MASKED_SOURCES = [
+    "old-ui-escaped-fragment/gg_scraper_forum_jbrout_cs.html",
+    "raw-rfc822/gg_scraper_jbrout_message.eml",
+    "raw-rfc822/gg_scraper_py26_unicode.eml",
+    "raw-rfc822/vsoch_lbl.gov_singularity_-Atgfp7IeUw_5jOdvXzkEwAJ.eml",
+    "raw-rfc822/vsoch_lbl.gov_singularity_-NRrSGFs65E_B3Hgq9CfCwAJ.eml",
+    "raw-rfc822/vsoch_lbl.gov_singularity_0x_UuhkqsNk_5xiS6hFLAAAJ.eml",
+    "raw-rfc822/vsoch_lbl.gov_singularity_JkW0tQd6G8M_BJHSHYPfAwAJ.eml",
+    "raw-rfc822/vsoch_lbl.gov_singularity_KsyjR__3ygg_L7dH63miCAAJ.eml",
+    "mbox/gg_scraper_javascriptcz_mangled.mbox",
+    "rss-atom/hebelken_group_project-management-ecm_rss2_2009.xml",
+    "new-ui-derived/codyhxyz_2026-04-16_google-group_content-scripts-matches-review.md",
+    "new-ui-derived/codyhxyz_2026-04-16_google-group_auto-update-sw-race-condition.md",
+]
+
+
+@pytest.mark.parametrize("relative", MASKED_SOURCES)
+def test_every_masked_address_in_the_captures_is_recognised(relative):
+    text = fixture(*relative.split("/"))
+    found = find_masked_addresses(text)
+    assert len(found) == text.count("...@") > 0
+    for address in found:
+        local, _, domain = address.partition("...@")
+        assert local and "." in domain and not domain.endswith(".")
+
+
+def test_masked_address_examples():
+    text = fixture("old-ui-escaped-fragment", "gg_scraper_forum_jbrout_cs.html")
+    assert "laur...@seor.fr" in find_masked_addresses(text)
+    text = fixture("raw-rfc822", "vsoch_lbl.gov_singularity_-NRrSGFs65E_B3Hgq9CfCwAJ.eml")
+    assert "m.t....@gmail.com" in find_masked_addresses(text)
+    assert find_masked_addresses("send to singu...@lbl.gov.") == ["singu...@lbl.gov"]
+    assert find_masked_addresses("alice@example.com, wait... @ home, a..b@c.d") == []
+
+
+# Thread: HTML fallback ---------------------------------------------------------------------
+
+
+def test_thread_from_html_when_json_is_missing():
+    from_json = parse_thread_page(thread_html(), THREAD)
+    thread = parse_thread_page(without_json(thread_html()), THREAD, THREAD_URL, now=NOW)
+
+    assert thread.source == "dom"
+    assert thread.subject == from_json.subject
+    assert thread.group.title == "Example Group"
+    assert thread.group.id is None
+    assert thread.expected_count is None
+    assert [m.id for m in thread.messages] == [m.id for m in from_json.messages]
+    assert [m.author for m in thread.messages] == [m.author for m in from_json.messages]
+    # Visible dates are in the viewer's zone (here Pacific) and are read as UTC.
+    assert [m.posted_at for m in thread.messages] == [
+        utc(2019, 1, 27, 15, 43, 8),
+        utc(2019, 1, 27, 16, 35, 26),
+    ]
+    assert [m.subject for m in thread.messages] == [from_json.subject] * 2
+    assert thread.messages[0].body_html == from_json.messages[0].body_html
+    # The HTML shows the trimmed body, with Google's "Show trimmed content" control.
+    assert thread.messages[1].body_html.startswith('<div dir="ltr">No.<br><br><div class="wqmMgb">')
+
+
+def test_thread_from_aria_alone_when_classes_are_renamed():
+    html = rename_classes(without_json(thread_html()))
+    assert "zX2W9c" not in html and "ptW7te" not in html
+    thread = parse_thread_page(html, THREAD, now=NOW)
+    assert thread.source == "dom"
+    assert thread.subject == "Camarilla Exemplary Question"
+    assert [(m.id, m.author, m.posted_at) for m in thread.messages] == [
+        ("jISyG3VpBAAJ", "Alice Example", utc(2019, 1, 27, 15, 43, 8)),
+        ("b62NyYWpAwAJ", "Bob Example", utc(2019, 1, 27, 16, 35, 26)),
+    ]
+    assert (
+        thread.messages[0].body_html
+        == '<div dir="ltr">Does the Exemplary need to be ready?<br></div>'
+    )
+
+
+def test_author_from_the_heading_without_data_author():
+    html = re.sub(r' data-author="[^"]*"', "", rename_classes(without_json(thread_html())))
+    thread = parse_thread_page(html, THREAD, now=NOW)
+    assert [m.author for m in thread.messages] == ["Alice Example", "Bob Example"]
+
+
+def test_unusable_thread_json_falls_back_to_html():
+    def drop_id(data):
+        data[2][1][0][0][1] = None
+        return data
+
+    thread = parse_thread_page(edit_data(thread_html(), drop_id), THREAD, now=NOW)
+    assert thread.source == "dom"
+    assert [m.id for m in thread.messages] == ["jISyG3VpBAAJ", "b62NyYWpAwAJ"]
+    assert thread.group.id == "9876543210"
+
+
+def test_empty_thread_json_is_never_a_real_thread():
+    html = re.sub(r"<section.*</section>", "", thread_html(), flags=re.S)
+    with pytest.raises(LayoutChanged):
+        parse_thread_page(edit_data(html, lambda d: [d[0], d[1], []]), THREAD)
+
+
+# Neither layer -----------------------------------------------------------------------------
+
+NOT_GROUPS = "<!doctype html><html><head><title>Sign in</title></head><body><p>Hi</p></body></html>"
+
+
+@pytest.mark.parametrize(
+    "page", [NOT_GROUPS, "", b"\xff\xfe\x00garbage"], ids=["other", "empty", "binary"]
+)
+def test_a_page_with_neither_layer_is_a_layout_change(page):
+    with pytest.raises(LayoutChanged) as caught:
+        parse_group_page(page, GROUP, GROUP_URL)
+    assert GROUP_URL in str(caught.value) and caught.value.url == GROUP_URL
+    assert caught.value.exit_code == EXIT_LAYOUT_CHANGED
+
+    with pytest.raises(LayoutChanged) as caught:
+        parse_thread_page(page, THREAD, THREAD_URL)
+    assert THREAD_URL in str(caught.value) and caught.value.url == THREAD_URL
+
+
+def test_url_defaults_to_the_canonical_one_in_errors():
+    with pytest.raises(LayoutChanged, match=re.escape(THREAD.url)):
+        parse_thread_page(NOT_GROUPS, THREAD)
+
+
+def test_truncated_page_is_not_read_as_a_short_thread():
+    html = thread_html()
+    cut = html[: html.index("AF_initDataCallback") + 400]  # both sections, JSON cut off
+    with pytest.raises(LayoutChanged, match="truncated"):
+        parse_thread_page(cut, THREAD, THREAD_URL)
+    with pytest.raises(LayoutChanged, match="truncated"):
+        parse_group_page(topic_list_html()[:-600], GROUP, GROUP_URL)
+    # The JSON layer is whole even if the end of the page is not.
+    assert parse_thread_page(html.replace("</body></html>", ""), THREAD).source == "json"
+
+
+# Pages built around real data: systems-neuro-scrape ---------------------------------------
+
+NEURO_EMAIL = "systems-neuroscience@googlegroups.com"
+NEURO = GroupRef("systems-neuroscience")
+
+
+def neuro_topics() -> list[dict]:
+    return json.loads(fixture("new-ui-derived", "systems-neuro-scrape_messages-2025-04.json"))[
+        "topics"
+    ]
+
+
+def iso_epoch(text: str) -> int:
+    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
+
+
+def page_with(data, rpc: str, key: str, title: str) -> str:
+    """A page in the served shape: Google escapes "<" inside its script JSON."""
+    blob = json.dumps(data).replace("<", "\\u003c")
+    return (
+        f"<!doctype html><html><head><title>{escape(title)}</title></head><body>"
+        "<h2>systems-neuroscience</h2>"
+        f"<script>AF_initDataCallback({{key: '{key}', hash: '1', data:{blob}, "
+        "sideChannel: {}});</script>"
+        f"<script>var AF_dataServiceRequests = {{'{key}' : {{id:'{rpc}',request:[]}}}};</script>"
+        "</body></html>"
+    )
+
+
+def neuro_thread_page(topic_id: str, subject: str, count: int, messages: list[dict]) -> str:
+    elements = [
+        [
+            [
+                [
+                    "1",
+                    m["id"],
+                    [[m["author"], None, None, m["author_id"]]],
+                    0,
+                    None,
+                    m["title"],
+                    m["body_text"][:100],
+                    [iso_epoch(m["updated"]), 0],
+                    [m["created_ts"], 0],
+                ],
+                [2, [[1, [None, m["body_html"]]]]],
+            ]
+        ]
+        for m in messages
+    ]
+    data = [["1", NEURO_EMAIL], ["1", topic_id, subject, None, None, None, count], elements]
+    return page_with(data, "H08Fi", "ds:5", subject)
+
+
+def test_real_threads_round_trip():
+    for topic in neuro_topics():
+        html = neuro_thread_page(
+            topic["id"], topic["title"], topic["num_messages"], topic["messages"]
+        )
+        thread = parse_thread_page(html.encode(), NEURO.thread(topic["id"]))
+        assert thread.source == "json"
+        assert thread.subject == topic["title"]
+        assert thread.group.email == NEURO_EMAIL
+        assert thread.expected_count == topic["num_messages"]
+        assert thread.complete == (topic["num_messages"] <= len(topic["messages"]))
+        assert len(thread.messages) == len(topic["messages"])
+        for message, source in zip(thread.messages, topic["messages"], strict=True):
+            assert message.id == source["id"]
+            assert message.author == source["author"]
+            assert message.posted_at == datetime.fromtimestamp(source["created_ts"], UTC)
+            assert message.posted_at.isoformat().replace("+00:00", "Z") == source["created"]
+            assert message.updated_at.isoformat().replace("+00:00", "Z") == source["updated"]
+            assert message.subject == source["title"]
+            assert message.body_html == source["body_html"]
+
+
+def test_real_messages_in_one_thread_stay_apart():
+    topics = neuro_topics()
+    messages = [topic["messages"][0] for topic in topics[:3]]
+    html = neuro_thread_page(topics[0]["id"], topics[0]["title"], 3, messages)
+    thread = parse_thread_page(html, NEURO.thread(topics[0]["id"]))
+    assert [m.id for m in thread.messages] == [m["id"] for m in messages]
+    assert [m.body_html for m in thread.messages] == [m["body_html"] for m in messages]
+    assert thread.complete
+
+
+def test_one_real_thread_has_fewer_messages_than_listed():
+    topic = next(t for t in neuro_topics() if t["id"] == "4io1p-B5Lig")
+    html = neuro_thread_page(topic["id"], topic["title"], topic["num_messages"], topic["messages"])
+    thread = parse_thread_page(html, NEURO.thread(topic["id"]))
+    assert (len(thread.messages), thread.expected_count, thread.complete) == (1, 2, False)
+
+
+def test_real_topic_list_round_trip():
+    topics = neuro_topics()
+    rows = [
+        [
+            [
+                "1",
+                t["id"],
+                t["title"],
+                t["snippet"],
+                [t["last_activity_ts"], 0],
+                [t["created_ts"], 0],
+                t["num_messages"],
+                None,
+                None,
+                [[[a, None, None, str(i)] for i, a in enumerate(t["authors"])], len(t["authors"])],
+            ]
+        ]
+        for t in topics
+    ]
+    html = page_with([["1", NEURO_EMAIL], 2768, rows, TOKEN], "Dq0xse", "ds:7", "Groups")
+    page = parse_group_page(html.encode(), NEURO)
+    assert page.group.total_topics == 2768 and page.next_token == TOKEN
+    assert len(page.topics) == len(topics) == 30
+    for parsed, source in zip(page.topics, topics, strict=True):
+        assert parsed.id == source["id"]
+        assert parsed.subject == source["title"]
+        assert parsed.snippet == source["snippet"]
+        assert parsed.created_at.isoformat().replace("+00:00", "Z") == source["created"]
+        assert parsed.last_activity_at.isoformat().replace("+00:00", "Z") == source["last_activity"]
+        assert parsed.message_count == source["num_messages"]
+        assert parsed.authors == tuple(source["authors"])
