@@ -239,6 +239,7 @@ def test_spacing_and_quoting_variants(variant):
 
 def test_mapping_beats_an_earlier_block_of_the_same_shape():
     decoy = (
+        "<script>window.AF_dataServiceRequests = window.AF_dataServiceRequests || {};</script>"
         "<script>AF_initDataCallback({key: 'ds:2', hash: '1', data:"
         '[["1", "other@googlegroups.com"], 5, [[["1", "DECOYDECOY1", "Decoy", "", [1, 0], '
         "[1, 0], 1]]], null], sideChannel: {}});</script>"

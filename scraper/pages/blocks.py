@@ -71,7 +71,15 @@ def init_data_blocks(html: str) -> list[InitData]:
 
 def service_keys(html: str) -> dict[str, str]:
     """``AF_dataServiceRequests`` as ``{"ds:7": "Dq0xse", ...}``."""
-    return {m["key"]: m["rpc"] for m in _SERVICE.finditer(html)}
+    keys: dict[str, str] = {}
+    start = html.find("AF_dataServiceRequests")
+    while start >= 0:  # scanning only the scripts that name it keeps big pages cheap
+        end = html.find("</script", start)
+        end = end if end >= 0 else len(html)
+        for match in _SERVICE.finditer(html, start, end):
+            keys.setdefault(match["key"], match["rpc"])
+        start = html.find("AF_dataServiceRequests", end)
+    return keys
 
 
 def find_rpc_data(html: str, rpc_id: str, looks_right: Callable[[Any], bool]) -> Any | None:

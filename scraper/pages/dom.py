@@ -301,8 +301,9 @@ def section_masked_address(section: Element, author: str) -> str | None:
     header = headings[0].getparent()
     if header is None or header is section:
         return None
-    body = section_body(section)
-    for link in _xpath(SELECTORS.masked_links)(header):
+    links = _xpath(SELECTORS.masked_links)(header)
+    body = section_body(section) if links else None
+    for link in links:
         if body is not None and (link is body or body in link.iterancestors()):
             continue
         line = text_of(link.getparent())
