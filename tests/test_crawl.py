@@ -1,0 +1,296 @@
+"""The Crawler against the Google Groups simulator (a real server on 127.0.0.1)."""
+
+from __future__ import annotations
+
+import logging
+from itertools import islice
+
+import pytest
+
+from scraper.crawl import BATCHEXECUTE_PATH, Crawler, save_page_for_report
+from scraper.errors import LayoutChanged, NetworkError, RpcError
+from scraper.http import Fetcher, Page
+from scraper.models import GroupRef
+from tests.test_http import FakeTime, Reply, ScriptedServer
+
+ANNOUNCE = GroupRef("demo-announce")
+DEV = GroupRef("dev", "example.org")
+
+
+@pytest.fixture
+def fake_time():
+    return FakeTime()
+
+
+@pytest.fixture
+def fetcher(simulator, fake_time):
+    with Fetcher(base_url=simulator.base_url, delay=0, timeout=5,
+                 sleep=fake_time.sleep, clock=fake_time.clock) as f:
+        yield f
+
+
+@pytest.fixture
+def crawler(fetcher, tmp_path):
+    return Crawler(fetcher, report_dir=tmp_path / "reports")
+
+
+def state_topic_ids(state, name, domain=None):
+    group = state.find_group(name, domain)
+    return {topic.id for topic in group.topics}
+
+
+def test_every_topic_exactly_once_across_three_pages(crawler, simulator, sim_state):
+    pages = list(crawler.iter_topic_pages(ANNOUNCE))
+    assert [len(page.topics) for page in pages] == [30, 30, 15]
+    assert [page.source for page in pages] == ["json"] * 3
+    ids = [topic.id for page in pages for topic in page.topics]
+    assert len(ids) == len(set(ids)) == 75
+    assert set(ids) == state_topic_ids(sim_state, "demo-announce")
+    activity = [topic.last_activity_at for page in pages for topic in page.topics]
+    assert activity == sorted(activity, reverse=True)
+    assert pages[0].group.email == "demo-announce@googlegroups.com"
+    assert pages[0].group.total_topics == 75
+    methods = [(r.method, r.path) for r in simulator.requests]
+    assert methods == [("GET", "/g/demo-announce")] + [("POST", BATCHEXECUTE_PATH)] * 2
+
+
+def test_batchexecute_requests_carry_the_page_tokens(crawler, simulator):
+    first = crawler.fetch_group_page(ANNOUNCE)
+    list(crawler.iter_topics(ANNOUNCE))
+    posts = [r for r in simulator.requests if r.method == "POST"]
+    assert len(posts) == 2
+    for post in posts:
+        assert post.query["rpcids"] == "Dq0xse"
+        assert post.query["source-path"] == "/g/demo-announce"
+        assert post.query["hl"] == "en"
+        assert post.query["f.sid"] == first.tokens.f_sid
+        assert post.query["bl"] == first.tokens.bl
+        assert post.form["at"] == first.tokens.at
+        assert "demo-announce@googlegroups.com" in post.form["f.req"]
+    assert first.next_token in posts[0].form["f.req"]
+    assert first.next_token not in posts[1].form["f.req"]
+
+
+def test_workspace_group_fits_on_one_page(crawler, simulator, sim_state):
+    topics = list(crawler.iter_topics(DEV))
+    assert {t.id for t in topics} == state_topic_ids(sim_state, "dev", "example.org")
+    assert len(topics) == 10
+    assert [r.path for r in simulator.requests] == ["/a/example.org/g/dev"]
+
+
+def test_iteration_is_lazy(crawler, fetcher):
+    first_five = list(islice(crawler.iter_topics(ANNOUNCE), 5))
+    assert len(first_five) == 5
+    assert fetcher.requests_made == 1
+    list(islice(crawler.iter_topics(ANNOUNCE), 31))
+    assert fetcher.requests_made == 1 + 2
+
+
+class ReplayingFetcher(Fetcher):
+    """Answers every batchexecute call with the server's first reply, as a stuck server would."""
+
+    first_reply: Page | None = None
+
+    def post_form(self, path, params, data):
+        if self.first_reply is None:
+            self.first_reply = super().post_form(path, params, data)
+        return self.first_reply
+
+
+def test_repeated_continuation_token_stops_the_crawl(simulator, fake_time, tmp_path):
+    with ReplayingFetcher(base_url=simulator.base_url, delay=0,
+                          sleep=fake_time.sleep, clock=fake_time.clock) as fetcher:
+        crawler = Crawler(fetcher, report_dir=tmp_path)
+        seen = []
+        with pytest.raises(LayoutChanged, match="continuation token it had already given"):
+            for topic in crawler.iter_topics(ANNOUNCE):
+                seen.append(topic.id)
+    # page 1, then page 2 (which is replayed once more before the loop is caught)
+    assert len(seen) == len(set(seen)) == 60
+
+
+def test_topics_are_not_repeated_when_the_list_shifts(crawler, simulator, sim_state):
+    topics = crawler.iter_topics(ANNOUNCE)
+    page_one = [t.id for t in islice(topics, 30)]
+    # While we read page 1, a topic from page 2 gets a reply: it jumps to the top, and
+    # the last topic of page 1 slides onto page 2, where the server lists it again.
+    group = sim_state.find_group("demo-announce")
+    by_activity = sorted(group.topics, key=lambda t: t.last_activity_at, reverse=True)
+    moved = by_activity[45]
+    newest = by_activity[0].last_activity_at
+    sim_state.add_message(moved, author="Late Replier", address="late@example.com",
+                          body_html="<div dir=ltr>+1</div>",
+                          posted_at=newest.replace(year=newest.year + 1))
+    rest = [t.id for t in topics]
+    ids = page_one + rest
+    assert len(ids) == len(set(ids)) == 74
+    # The moved topic went to page 1, already read: the next run sees its new activity.
+    assert moved.id not in ids
+
+
+def test_dom_only_group_page_is_parsed_and_listing_recovers_through_rpc(
+    crawler, simulator, sim_state, caplog
+):
+    simulator.fault("no_json")
+    first = crawler.fetch_group_page(ANNOUNCE)
+    assert first.source == "dom"
+    assert len(first.topics) == 30
+    assert first.next_token is None
+    with caplog.at_level(logging.WARNING, logger="listarchive"):
+        pages = list(crawler.iter_topic_pages(ANNOUNCE))
+    assert [page.source for page in pages] == ["dom", "json", "json", "json"]
+    assert {t.id for t in pages[0].topics} == {t.id for t in pages[1].topics}
+    ids = [topic.id for topic in crawler.iter_topics(ANNOUNCE)]
+    assert len(ids) == 75
+    assert set(ids) == state_topic_ids(sim_state, "demo-announce")
+    assert any("from the start" in r.getMessage() for r in caplog.records)
+
+
+def test_dom_only_page_of_a_small_group_makes_no_rpc_call(crawler, simulator):
+    simulator.fault("no_json")
+    topics = list(crawler.iter_topics(DEV))
+    assert len(topics) == 10
+    assert [r.method for r in simulator.requests] == ["GET"]
+
+
+def test_dom_only_listing_fails_loudly_when_the_rpc_refuses(crawler, simulator, tmp_path):
+    simulator.fault("no_json")
+    simulator.fault("rpc_error")
+    topics = crawler.iter_topics(ANNOUNCE)
+    assert len(list(islice(topics, 30))) == 30
+    with pytest.raises(LayoutChanged) as info:
+        next(topics)
+    assert "no topic-list JSON" in str(info.value)
+    saved = tmp_path / "reports"
+    assert [p.name for p in saved.iterdir()] == [info.value.saved_to.rsplit("/", 1)[1]]
+
+
+@pytest.mark.parametrize("faults", [["renamed"], ["renamed", "no_json"]])
+def test_renamed_classes(crawler, simulator, sim_state, faults):
+    for kind in faults:
+        simulator.fault(kind)
+    page = crawler.fetch_group_page(ANNOUNCE)
+    assert page.source == ("dom" if "no_json" in faults else "json")
+    assert len(page.topics) == 30
+    assert {t.id for t in page.topics} <= state_topic_ids(sim_state, "demo-announce")
+    thread = crawler.fetch_thread(ANNOUNCE.thread(page.topics[0].id))
+    assert thread.source == page.source
+    assert len(thread.messages) >= 1
+
+
+def test_rpc_error_is_a_clear_fetch_error(crawler, simulator):
+    simulator.fault("rpc_error", code=7)
+    topics = crawler.iter_topics(ANNOUNCE)
+    assert len(list(islice(topics, 30))) == 30
+    with pytest.raises(RpcError) as info:
+        next(topics)
+    assert "Dq0xse" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+def test_faults_during_paging_are_retried(crawler, simulator, fake_time):
+    simulator.fault("429", path="batchexecute", times=1, retry_after="3")
+    simulator.fault("reset", path="batchexecute", times=1)
+    simulator.fault("truncate", path="/g/demo-announce$", times=1)
+    topics = list(crawler.iter_topics(ANNOUNCE))
+    assert len({t.id for t in topics}) == 75
+    assert 3.0 in fake_time.sleeps
+    statuses = [(r.method, r.status, r.fault) for r in simulator.requests]
+    assert len(statuses) == 6  # GET x2 (truncated once), POST x4 (429, reset, ok, ok)
+
+
+def test_long_thread_is_marked_incomplete(crawler, simulator, sim_state, caplog):
+    long_thread = sim_state.demo.long_thread
+    with caplog.at_level(logging.WARNING, logger="listarchive"):
+        thread = crawler.fetch_thread(ANNOUNCE.thread(long_thread.id))
+    assert len(thread.messages) == 100
+    assert thread.expected_count == 120
+    assert thread.complete is False
+    assert [m.id for m in thread.messages] == [m.id for m in long_thread.messages[:100]]
+    assert any("100 of 120" in r.getMessage() for r in caplog.records)
+
+
+def test_fetch_thread_from_a_message_link_fetches_the_whole_thread(crawler, simulator, sim_state):
+    topic = next(t for t in sim_state.find_group("demo-announce").topics
+                 if len(t.messages) >= 5)
+    thread = crawler.fetch_thread(ANNOUNCE.thread(topic.id, topic.messages[2].id))
+    assert thread.complete
+    assert [m.id for m in thread.messages] == [m.id for m in topic.messages]
+    assert [r.path for r in simulator.requests] == [f"/g/demo-announce/c/{topic.id}"]
+
+
+def test_workspace_thread(crawler, sim_state):
+    topic = sim_state.find_group("dev", "example.org").topics[0]
+    thread = crawler.fetch_thread(DEV.thread(topic.id))
+    assert thread.group.email == "dev@example.org"
+    assert thread.ref.url == f"https://groups.google.com/a/example.org/g/dev/c/{topic.id}"
+
+
+# -- layout changes ------------------------------------------------------------
+
+
+@pytest.fixture
+def scripted():
+    server = ScriptedServer()
+    yield server
+    server.close()
+
+
+def test_layout_changed_saves_the_page(scripted, fake_time, tmp_path):
+    body = b"<html><body><p>Groups has a brand new look</p></body></html>"
+    scripted.route("/g/demo-announce", Reply(200, body))
+    with Fetcher(base_url=scripted.base_url, delay=0,
+                 sleep=fake_time.sleep, clock=fake_time.clock) as fetcher:
+        crawler = Crawler(fetcher, report_dir=tmp_path)
+        with pytest.raises(LayoutChanged) as info:
+            list(crawler.iter_topics(ANNOUNCE))
+    err = info.value
+    saved = list(tmp_path.iterdir())
+    assert len(saved) == 1
+    assert saved[0].name.startswith("listarchive-layout-")
+    assert saved[0].name.endswith("-g-demo-announce.html")
+    assert saved[0].read_bytes() == body
+    assert err.saved_to == str(saved[0])
+    message = str(err)
+    assert "\n" not in message
+    assert f"page saved to {saved[0]}; please attach it to a bug report" in message
+    assert "https://groups.google.com/g/demo-announce" in message
+    assert err.exit_code == 8
+
+
+def test_layout_changed_in_a_thread_uses_the_report_dir_from_the_environment(
+    scripted, fake_time, tmp_path, monkeypatch
+):
+    monkeypatch.setenv("LISTARCHIVE_REPORT_DIR", str(tmp_path / "env-reports"))
+    scripted.route("/g/demo-announce/c/T1", Reply(200, "<html><body></body></html>"))
+    with Fetcher(base_url=scripted.base_url, delay=0,
+                 sleep=fake_time.sleep, clock=fake_time.clock) as fetcher:
+        with pytest.raises(LayoutChanged) as info:
+            Crawler(fetcher).fetch_thread(ANNOUNCE.thread("T1", "M1"))
+    saved = list((tmp_path / "env-reports").iterdir())
+    assert [str(p) for p in saved] == [info.value.saved_to]
+    assert saved[0].name.endswith("-g-demo-announce-c-T1.html")
+
+
+def test_unexpected_parser_failures_are_reported_as_layout_changes(tmp_path):
+    page = Page("https://groups.google.com/g/x", 200, b"<html>odd</html>", {})
+    crawler = Crawler(fetcher=None, report_dir=tmp_path)  # parsing needs no fetcher
+    with pytest.raises(LayoutChanged, match=r"could not parse .*IndexError") as info:
+        crawler._parse(page, lambda: [][0])
+    assert (tmp_path / info.value.saved_to.rsplit("/", 1)[1]).read_bytes() == page.content
+
+
+def test_reports_never_overwrite_each_other(tmp_path):
+    page = Page("https://groups.google.com/g/x/c/T", 200, b"one", {})
+    first = save_page_for_report(page, tmp_path)
+    second = save_page_for_report(Page(page.url, 200, b"two", {}), tmp_path)
+    assert first != second
+    assert first.read_bytes() == b"one" and second.read_bytes() == b"two"
+
+
+def test_network_failure_mid_listing_is_a_network_error(crawler, simulator):
+    simulator.fault("503", path="batchexecute")
+    topics = crawler.iter_topics(ANNOUNCE)
+    assert len(list(islice(topics, 30))) == 30
+    with pytest.raises(NetworkError, match="HTTP 503"):
+        next(topics)
