@@ -291,6 +291,13 @@ def m003_lookup_indexes(db: sqlite_utils.Database) -> None:
     )
 
 
+@_migration
+def m004_group_sync_mark(db: sqlite_utils.Database) -> None:
+    # The newest last-activity time covered by a complete walk of the group's topic
+    # list; NULL until one completed (archive.sync walks such a group to its end).
+    _run(db, "ALTER TABLE groups ADD COLUMN synced_through TEXT")
+
+
 SCHEMA_VERSION = len(MIGRATION_NAMES)
 
 
@@ -507,6 +514,24 @@ class Archive:
             ORDER BY g.key
             """
         )
+
+    @_guarded
+    def sync_mark(self, group_key: str) -> datetime | None:
+        """The newest last-activity time a complete walk of the group's topic list
+        covered; None until one completed (see :mod:`archive.sync`)."""
+        row = self.db.conn.execute(
+            "SELECT synced_through FROM groups WHERE key = ?", (group_key,)
+        ).fetchone()
+        return parse_utc(row[0]) if row and row[0] else None
+
+    @_guarded
+    def set_sync_mark(self, group_key: str, through: datetime | None) -> None:
+        """Record a complete walk of a group already saved with :meth:`save_group`."""
+        with self._write() as conn:
+            conn.execute(
+                "UPDATE groups SET synced_through = ? WHERE key = ?",
+                (_iso_or_none(through), group_key),
+            )
 
     # threads -----------------------------------------------------------------------
 
