@@ -478,3 +478,133 @@ def test_redirect_to_a_foreign_host_is_not_followed(server, fetcher):
     with pytest.raises(FetchError, match="unexpected redirect"):
         fetcher.get("/g/a")
     assert len(server.requests) == 1
+
+
+# -- the simulator's fault switches --------------------------------------------
+
+
+@pytest.fixture
+def sim_fetcher(simulator, fake_time):
+    with Fetcher(base_url=simulator.base_url, delay=0, timeout=5, max_attempts=4,
+                 sleep=fake_time.sleep, clock=fake_time.clock) as f:
+        yield f
+
+
+GROUP = "/g/demo-announce"
+
+
+def test_simulator_serves_group_page_with_canonical_url(simulator, sim_fetcher):
+    page = sim_fetcher.get("https://groups.google.com/g/demo-announce")
+    assert page.url == "https://groups.google.com/g/demo-announce"
+    assert b"AF_initDataCallback" in page.content
+    request = simulator.requests[0]
+    assert request.path == GROUP
+    assert request.headers["Accept-Language"] == "en"
+
+
+@pytest.mark.parametrize("kind", ["429", "500", "502", "503"])
+def test_simulator_status_faults_are_retried_with_retry_after(
+    simulator, sim_fetcher, fake_time, kind
+):
+    simulator.fault(kind, times=2, retry_after="2")
+    page = sim_fetcher.get(GROUP)
+    assert page.status == 200
+    assert fake_time.sleeps == [2.0, 2.0]
+    assert [r.status for r in simulator.requests] == [int(kind), int(kind), 200]
+
+
+def test_simulator_429_with_http_date(simulator, sim_fetcher, fake_time):
+    simulator.fault("429", times=1, retry_after=formatdate(time.time() + 5, usegmt=True))
+    sim_fetcher.get(GROUP)
+    # The wait is measured against the server's Date header (whole seconds).
+    assert len(fake_time.sleeps) == 1
+    assert 3.0 <= fake_time.sleeps[0] <= 6.0
+
+
+def test_simulator_429_past_the_budget(simulator, sim_fetcher, fake_time):
+    simulator.fault("429", retry_after="1000")
+    with pytest.raises(RateLimited):
+        sim_fetcher.get(GROUP)
+    assert fake_time.sleeps == [120.0, 120.0, 120.0]  # capped at max_retry_after
+    assert len(simulator.requests) == 4
+
+
+@pytest.mark.parametrize("kind", ["500", "502", "503", "reset", "truncate"])
+def test_simulator_persistent_faults_fail_after_the_budget(simulator, sim_fetcher, kind):
+    simulator.fault(kind)
+    with pytest.raises(NetworkError) as info:
+        sim_fetcher.get(GROUP)
+    assert len(simulator.requests) == 4
+    assert "https://groups.google.com/g/demo-announce" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("kind", ["reset", "truncate"])
+def test_simulator_transport_faults_recover(simulator, sim_fetcher, kind):
+    simulator.fault(kind, times=1)
+    page = sim_fetcher.get(GROUP)
+    assert page.content.rstrip().endswith(b"</html>")
+    assert sim_fetcher.requests_made == 2
+
+
+def test_simulator_slow_reply_times_out_and_is_retried(simulator, fake_time):
+    simulator.fault("slow", times=1, seconds=0.4)
+    with Fetcher(base_url=simulator.base_url, delay=0, timeout=0.1,
+                 sleep=fake_time.sleep, clock=fake_time.clock) as fetcher:
+        page = fetcher.get(GROUP)
+        assert fetcher.requests_made == 2
+    assert page.status == 200
+
+
+def test_simulator_latency_is_not_an_error(simulator, sim_fetcher):
+    simulator.fault("latency", seconds=0.02)
+    assert sim_fetcher.get(GROUP).status == 200
+    assert sim_fetcher.requests_made == 1
+
+
+def test_simulator_private_group(simulator, sim_fetcher, sim_state):
+    simulator.fault("private", path=GROUP)
+    with pytest.raises(AccessDenied) as info:
+        sim_fetcher.get(GROUP)
+    assert str(info.value).startswith(
+        "access denied: https://groups.google.com/g/demo-announce is private")
+    assert len(simulator.requests) == 1
+
+
+def test_simulator_sign_in(simulator, sim_fetcher):
+    simulator.fault("signin")
+    with pytest.raises(SignInRequired, match="accounts.google.com"):
+        sim_fetcher.get(GROUP)
+
+
+@pytest.mark.parametrize("kind", ["consent", "consent_page"])
+def test_simulator_consent_wall_is_avoided_by_the_socs_cookie(simulator, sim_fetcher, kind):
+    fault = simulator.fault(kind)
+    assert sim_fetcher.get(GROUP).status == 200
+    assert fault.hits == 0
+    assert "SOCS=CAI" in simulator.requests[0].headers["Cookie"]
+
+
+@pytest.mark.parametrize("kind", ["consent", "consent_page"])
+def test_simulator_consent_wall_is_reported(simulator, sim_fetcher, kind):
+    simulator.fault(kind, respect_socs=False)
+    with pytest.raises(ConsentRequired) as info:
+        sim_fetcher.get(GROUP)
+    assert "https://groups.google.com/g/demo-announce" in str(info.value)
+
+
+def test_simulator_unknown_group_is_not_found(simulator, sim_fetcher):
+    with pytest.raises(NotFound):
+        sim_fetcher.get("/g/no-such-group")
+
+
+def test_simulator_receives_the_cookies_file(simulator, fake_time, tmp_path):
+    cookies = tmp_path / "cookies.txt"
+    cookies.write_text(
+        "# Netscape HTTP Cookie File\n"
+        ".google.com\tTRUE\t/\tTRUE\t4102444800\tSID\tmember-session\n"
+    )
+    with Fetcher(base_url=simulator.base_url, delay=0, cookies_file=str(cookies),
+                 sleep=fake_time.sleep, clock=fake_time.clock) as fetcher:
+        fetcher.get(GROUP)
+    assert "SID=member-session" in simulator.requests[0].headers["Cookie"]
