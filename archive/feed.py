@@ -436,7 +436,12 @@ def _message_entries(
     sql = (
         "SELECT m.id, m.subject, m.author, m.masked_address, m.posted_at,"
         " m.body_html, m.body_text FROM messages m"
-        f" WHERE {' AND '.join(where)} ORDER BY m.posted_at DESC, m.id DESC"
+        f" WHERE {' AND '.join(where)}"
+        # Messages posted in the same second are ordered by their identity, not by
+        # row number, so two archives of the same groups write the same feed.
+        " ORDER BY m.posted_at DESC, (SELECT p.group_key || '/' || p.topic_id || '/'"
+        " || p.google_message_id FROM postings p WHERE p.message_id = m.id"
+        " ORDER BY p.first_seen_at, p.id LIMIT 1) DESC"
     )
     if limit is not None:
         sql += " LIMIT :limit"
@@ -557,7 +562,7 @@ def _thread_entries(
         + (f" WHERE {' AND '.join(where)}" if where else "")
         + " GROUP BY t.id"
         + (" HAVING max(m.posted_at) >= :since" if since is not None else "")
-        + " ORDER BY newest DESC, t.id DESC"
+        + " ORDER BY newest DESC, t.group_key DESC, t.topic_id DESC"
         + (" LIMIT :limit" if limit is not None else "")
     )
     params = {

@@ -254,6 +254,9 @@ def test_ids_come_from_google_identity_not_row_numbers(tmp_path: Path):
             ),
             2: (GOLANG, tid(2), [message(mid(3), tid(2), 5, "Second")]),
             3: (KUBE, tid(3), [message(mid(4), tid(3), 7, "Third")]),
+            # Posted in the same second as each other:
+            4: (GOLANG, tid(4), [message(mid(5), tid(4), 20, "Fourth")]),
+            5: (KUBE, tid(5), [message(mid(6), tid(5), 20, "Fifth")]),
         }
         with Archive(path) as archive:
             for n in order:
@@ -261,7 +264,7 @@ def test_ids_come_from_google_identity_not_row_numbers(tmp_path: Path):
                 save(archive, ref, topic, *messages)
             return feed_bytes(archive) + feed_bytes(archive, threads=True)
 
-    assert build(tmp_path / "a.db", [1, 2, 3]) == build(tmp_path / "b.db", [3, 2, 1])
+    assert build(tmp_path / "a.db", [1, 2, 3, 4, 5]) == build(tmp_path / "b.db", [5, 4, 3, 2, 1])
 
 
 def test_cross_posted_message_is_one_entry_with_one_id(archive: Archive):
