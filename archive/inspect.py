@@ -1,0 +1,191 @@
+"""``listarchive inspect``: fetch one group page or thread and show what was parsed.
+
+Nothing is stored. The point is diagnosis: does the URL resolve, does the page
+parse, and which layer of the parser (embedded JSON or DOM) produced the data.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from scraper.crawl import Crawler
+from scraper.http import Fetcher
+from scraper.models import Group, Message, Thread, ThreadRef, Topic, TopicPage
+from scraper.urls import parse_url
+
+__all__ = ["inspect_url", "format_inspection"]
+
+
+def inspect_url(
+    url: str,
+    *,
+    base_url: str | None = None,
+    cookies_file: str | None = None,
+    delay: float = 1.0,
+    report_dir: str | Path | None = None,
+    fetcher: Fetcher | None = None,
+) -> dict[str, Any]:
+    """Fetch and parse the group page (first page only) or thread that ``url`` names.
+
+    Returns a JSON-ready dict; ``kind`` is ``"group"`` or ``"thread"`` and
+    ``source`` is the parser layer that produced the data (``"json"`` or ``"dom"``).
+    """
+    ref = parse_url(url)
+    own_fetcher = fetcher is None
+    if fetcher is None:
+        fetcher = Fetcher(base_url=base_url, delay=delay, cookies_file=cookies_file)
+    try:
+        crawler = Crawler(fetcher, report_dir=report_dir)
+        if isinstance(ref, ThreadRef):
+            result = _thread_dict(crawler.fetch_thread(ref))
+            result["url"] = ref.url
+            result["message_id"] = ref.message_id
+        else:
+            result = _topic_page_dict(crawler.fetch_group_page(ref))
+            result["url"] = ref.url
+        result["requests"] = fetcher.requests_made
+        return result
+    finally:
+        if own_fetcher:
+            fetcher.close()
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _group_dict(group: Group) -> dict[str, Any]:
+    return {
+        "name": group.name,
+        "domain": group.domain,
+        "email": group.email,
+        "id": group.id,
+        "title": group.title,
+        "url": group.ref.url,
+        "total_topics": group.total_topics,
+    }
+
+
+def _topic_dict(topic: Topic, group: Group) -> dict[str, Any]:
+    return {
+        "id": topic.id,
+        "subject": topic.subject,
+        "snippet": topic.snippet,
+        "created_at": _iso(topic.created_at),
+        "last_activity_at": _iso(topic.last_activity_at),
+        "message_count": topic.message_count,
+        "authors": list(topic.authors),
+        "url": group.ref.thread(topic.id).url,
+    }
+
+
+def _topic_page_dict(page: TopicPage) -> dict[str, Any]:
+    return {
+        "kind": "group",
+        "source": page.source,
+        "group": _group_dict(page.group),
+        "topic_count": len(page.topics),
+        "has_more": bool(page.next_token),
+        # Whether each token was found, not its value: `at` is an XSRF token.
+        "tokens": {
+            "at": page.tokens.at is not None,
+            "f_sid": page.tokens.f_sid is not None,
+            "bl": page.tokens.bl,
+        },
+        "topics": [_topic_dict(topic, page.group) for topic in page.topics],
+    }
+
+
+def _message_dict(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "author": message.author,
+        "masked_address": message.masked_address,
+        "posted_at": _iso(message.posted_at),
+        "updated_at": _iso(message.updated_at),
+        "subject": message.subject,
+        "attachments": [
+            {"filename": a.filename, "mime_type": a.mime_type, "url": a.url}
+            for a in message.attachments
+        ],
+        "body_html": message.body_html,
+    }
+
+
+def _thread_dict(thread: Thread) -> dict[str, Any]:
+    return {
+        "kind": "thread",
+        "source": thread.source,
+        "group": _group_dict(thread.group),
+        "topic_id": thread.topic_id,
+        "subject": thread.subject,
+        "message_count": len(thread.messages),
+        "expected_count": thread.expected_count,
+        "complete": thread.complete,
+        "messages": [_message_dict(message) for message in thread.messages],
+    }
+
+
+def format_inspection(result: dict[str, Any]) -> str:
+    """The human-readable report of :func:`inspect_url`."""
+    group = result["group"]
+    group_line = group["email"] + (f"  ({group['title']})" if group.get("title") else "")
+    lines: list[str] = []
+    if result["kind"] == "group":
+        total = group.get("total_topics")
+        of_total = f" of {total}" if total is not None else ""
+        lines += [
+            f"Group      {group_line}",
+            f"URL        {result['url']}",
+            f"Parsed by  {_layer(result['source'])}",
+            f"Topics     {result['topic_count']} on the first page{of_total}; "
+            f"more pages: {'yes' if result['has_more'] else 'no'}",
+            "",
+        ]
+        for topic in result["topics"]:
+            when = _short(topic["last_activity_at"])
+            count = topic["message_count"]
+            count_text = f"{count:>3} msg{'s' if count != 1 else ' '}" if count else "   ? msgs"
+            lines.append(f"  {when}  {count_text}  {topic['id']}  {topic['subject']}")
+    else:
+        expected = result["expected_count"]
+        count = result["message_count"]
+        messages_line = f"{count}"
+        if expected is not None and expected != count:
+            messages_line += f" of {expected}"
+        if not result["complete"]:
+            messages_line += " (incomplete: the page does not carry the whole thread)"
+        lines += [
+            f"Thread     {result['subject']}",
+            f"URL        {result['url']}",
+            f"Group      {group_line}",
+            f"Parsed by  {_layer(result['source'])}",
+            f"Messages   {messages_line}",
+            "",
+        ]
+        for n, message in enumerate(result["messages"], 1):
+            marker = "*" if message["id"] == result.get("message_id") else " "
+            address = f" <{message['masked_address']}>" if message["masked_address"] else ""
+            attachments = len(message["attachments"])
+            extra = f", {attachments} attachment{'s' if attachments != 1 else ''}" \
+                if attachments else ""
+            lines.append(
+                f"{marker}{n:>4}. {_short(message['posted_at'])}  {message['id']}  "
+                f"{message['author']}{address}  ({len(message['body_html'])} chars{extra})"
+            )
+    lines.append("")
+    lines.append(f"Times are UTC. {result['requests']} request(s); nothing was stored.")
+    return "\n".join(lines)
+
+
+def _layer(source: str) -> str:
+    names = {"json": "embedded JSON (AF_initDataCallback)", "dom": "DOM fallback (HTML)"}
+    return names.get(source, source)
+
+
+def _short(iso: str | None) -> str:
+    if not iso:
+        return "????-??-?? ??:??"
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
