@@ -235,10 +235,15 @@ def _text_to_html(text: str) -> str:
     )
 
 
+# What cutting a footer leaves behind, in the sanitiser's normalised output.
+_EMPTY_END = re.compile(r"(?:\s|<br>|<(p|div|span)>\s*</\1>)+\Z")
+
+
 def message_html(body_html: str, body_text: str = "") -> str:
     """The HTML an entry shows for one message: sanitised, footer removed; the stored
     plain text (already footer-free) when the HTML has nothing left."""
     cleaned = sanitize_html(strip_html_footer(body_html or ""))
+    cleaned = cleaned[:-_TAIL] + _EMPTY_END.sub("", cleaned[-_TAIL:])
     if not re.sub(r"<[^>]*>|\s", "", cleaned) and "<img" not in cleaned:
         return xml_text(_text_to_html(body_text or ""))
     return cleaned

@@ -686,3 +686,77 @@ def test_command_without_an_archive(tmp_path: Path):
     assert result.exit_code == 11
     assert "no archive at" in result.stderr
     assert not (tmp_path / "missing.db").exists()
+
+
+# --- an archive synced from the simulator ------------------------------------------------
+
+
+def test_feeds_of_a_synced_archive_keep_their_entries_as_the_groups_grow(
+    simulator, sim_state, tmp_path: Path
+):
+    from archive.sync import sync_groups, targets_from_urls
+    from scraper.http import Fetcher
+
+    db = tmp_path / "synced.db"
+    urls = [
+        "https://groups.google.com/g/demo-announce",
+        "https://groups.google.com/a/example.org/g/dev",
+    ]
+
+    def sync() -> None:
+        with Fetcher(base_url=simulator.base_url, delay=0, timeout=5) as fetcher:
+            sync_groups(db, targets_from_urls(urls), fetcher=fetcher)
+
+    def entries(root: ET.Element) -> dict[str, bytes]:
+        return {e.findtext(A + "id"): ET.tostring(e) for e in root.findall(A + "entry")}
+
+    sync()
+    with Archive(db, create=False) as archive:
+        stored = archive.db.execute("SELECT count(*) FROM messages").fetchone()[0]
+        root, everything = parse(feed_bytes(archive, limit=0))
+        _, dev = parse(feed_bytes(archive, groups=["dev@example.org"], limit=0))
+        _, advisories = parse(
+            feed_bytes(archive, groups=["demo-announce"], query='subject:"Security advisory"')
+        )
+        _, threads = parse(feed_bytes(archive, threads=True, limit=0))
+
+    # One entry per message: the cross-posts are in both groups, and in the feed once.
+    assert len(everything.entries) == stored
+    crossed = [e for e in everything.entries if len(e.tags) == 2]
+    assert sorted(e.title for e in crossed) == [
+        "[demo-announce] Demo v1.30.2 released",
+        "[demo-announce] Security advisory: CVE-2024-3177",
+    ]
+    dev_ids = {e.id: e.link for e in dev.entries}
+    for entry in crossed:
+        # demo-announce was synced first, so its postings give the ids.
+        assert entry.id.startswith("tag:listarchive,2024:demo-announce@googlegroups.com/")
+        assert dev_ids[entry.id].startswith("https://groups.google.com/a/example.org/g/dev/c/")
+    # The simulator appends each group's footer, as Google does; the feed drops it.
+    for html in entry_contents(root):
+        assert "You received this message" not in html.rsplit("</blockquote>", 1)[-1]
+    assert advisories.entries and all("Security advisory" in e.title for e in advisories.entries)
+    assert len(threads.entries) == 75 + 10
+
+    # New messages arrive; every entry already published stays byte for byte the same.
+    topic = sim_state.demo.cross_posts[0][0]
+    reply_at, release_at = datetime(2025, 8, 1, 9, tzinfo=UTC), datetime(2025, 8, 2, 9, tzinfo=UTC)
+    sim_state.add_message(topic, "Dana", "dana@example.org", "<p>Upgraded.</p>", reply_at)
+    sim_state.add_topic(
+        sim_state.demo.announce,
+        "Demo v1.41.0 released",
+        "Release Bot",
+        None,
+        "<p>Out.</p>",
+        release_at,
+    )
+    sync()
+    with Archive(db, create=False) as archive:
+        root_after, after = parse(feed_bytes(archive, limit=0))
+    assert [e.title for e in after.entries[:2]] == [
+        "Demo v1.41.0 released",
+        "Re: [demo-announce] Demo v1.30.2 released",
+    ]
+    assert len(after.entries) == stored + 2
+    old = entries(root)
+    assert {k: v for k, v in entries(root_after).items() if k in old} == old
