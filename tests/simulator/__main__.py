@@ -10,6 +10,7 @@ Prints the base URL and each group's URLs to stderr, then serves until Ctrl-C.
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import threading
 
@@ -65,8 +66,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {group.url}  ->  {sim.base_url}{group.path}  "
               f"({group.topic_count()} topics)", file=sys.stderr)
     print("Ctrl-C to stop.", file=sys.stderr)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        threading.Event().wait()
+        while not stop.wait(0.5):  # a timed wait, so Ctrl-C is noticed
+            pass
     except KeyboardInterrupt:
         pass
     finally:
