@@ -1,0 +1,811 @@
+"""Incremental sync: bring the archive up to date with a list of groups (or threads).
+
+A run walks each group's topic list newest activity first and fetches only the
+threads whose last activity or message count differ from the archive. Each thread
+is saved in its own transaction, so a run stopped at any point (Ctrl-C, a kill, a
+dropped network) leaves every saved thread whole, and the next run carries on.
+
+When to stop walking: once a group has been walked completely at least once, the
+archive records its *sync mark*, the newest last-activity time that complete walk
+covered. Every topic whose activity is at or before the mark was up to date then,
+and a topic that gains a message gets a newer activity time. So an incremental walk
+stops after :data:`UNCHANGED_LIMIT` unchanged topics in a row at or before the
+mark. A group without a mark (never walked to its end, or only interrupted walks)
+is walked to the end: an interrupted first run backfills on the next one, and an
+interrupted incremental run does not hide the topics it had not reached yet.
+``full=True`` always walks to the end, still skipping unchanged threads.
+
+Only one sync runs on an archive at a time: :func:`sync_groups` holds
+``<db>.lock`` (an OS lock, released even when the process is killed) and a
+second run raises :class:`~scraper.errors.ArchiveLocked` at once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import logging
+import sys
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from archive.db import Archive, ThreadState, utc_iso
+from scraper.crawl import Crawler
+from scraper.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_PARTIAL,
+    AccessDenied,
+    ArchiveError,
+    ArchiveLocked,
+    FetchError,
+    LayoutChanged,
+    ListarchiveError,
+    NotFound,
+    RateLimited,
+)
+from scraper.http import Fetcher
+from scraper.models import Group, GroupRef, Thread, ThreadRef, Topic
+from scraper.urls import parse_url
+
+__all__ = [
+    "GroupResult",
+    "Interrupted",
+    "RunSummary",
+    "SyncProgress",
+    "SyncTarget",
+    "TerminalProgress",
+    "UNCHANGED_LIMIT",
+    "MAX_FAILED_THREADS_IN_A_ROW",
+    "archive_lock",
+    "format_groups",
+    "format_runs",
+    "interruptible_sleep",
+    "sync_groups",
+    "targets_from_urls",
+    "topic_unchanged",
+]
+
+log = logging.getLogger("listarchive")
+
+UNCHANGED_LIMIT = 10
+# Threads that failed after the fetcher's own retries, one after another: the host is
+# probably gone, and each further try would cost the whole retry budget again.
+MAX_FAILED_THREADS_IN_A_ROW = 3
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Interrupted(ListarchiveError):
+    """The run was asked to stop (Ctrl-C, SIGTERM) and stopped between threads."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
+class _GroupStopped(Exception):
+    """Ends one group's walk; ``error`` is what the group is reported as failing with."""
+
+    def __init__(self, error: ListarchiveError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
+# --- what to sync -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SyncTarget:
+    """A group to sync, or a single thread (``ref`` is a ThreadRef), with its options.
+
+    ``full`` walks the whole topic list; ``delay`` overrides the run's minimum
+    interval between requests for this group.
+    """
+
+    ref: GroupRef | ThreadRef
+    full: bool = False
+    delay: float | None = None
+
+    @property
+    def group_ref(self) -> GroupRef:
+        return self.ref.group if isinstance(self.ref, ThreadRef) else self.ref
+
+    @property
+    def is_thread(self) -> bool:
+        return isinstance(self.ref, ThreadRef)
+
+    @property
+    def key(self) -> str:
+        return self.group_ref.key
+
+    @property
+    def url(self) -> str:
+        if isinstance(self.ref, ThreadRef):
+            return self.ref.thread_url
+        return self.ref.url
+
+
+def targets_from_urls(urls: Iterable[str], *, full: bool = False) -> list[SyncTarget]:
+    """Parse group or thread URLs (any form) into targets; :class:`BadURL` on junk."""
+    return [SyncTarget(parse_url(url), full=full) for url in urls]
+
+
+def _dedupe(targets: Iterable[SyncTarget]) -> list[SyncTarget]:
+    """Each group once (the first options win, ``full`` if any asked); each thread once.
+
+    A thread whose group is synced in the same run is left to the group's walk.
+    """
+    groups: dict[str, SyncTarget] = {}
+    threads: dict[tuple[str, str], SyncTarget] = {}
+    order: list[tuple[str, Any]] = []
+    for target in targets:
+        if isinstance(target.ref, ThreadRef):
+            key = (target.key, target.ref.topic_id)
+            if key not in threads:
+                threads[key] = SyncTarget(ThreadRef(target.ref.group, target.ref.topic_id),
+                                          target.full, target.delay)
+                order.append(("thread", key))
+        elif target.key in groups:
+            if target.full and not groups[target.key].full:
+                groups[target.key] = dataclasses.replace(groups[target.key], full=True)
+        else:
+            groups[target.key] = target
+            order.append(("group", target.key))
+    result = []
+    for kind, key in order:
+        if kind == "group":
+            result.append(groups[key])
+        elif key[0] not in groups:
+            result.append(threads[key])
+    return result
+
+
+# --- results ------------------------------------------------------------------------
+
+
+@dataclass
+class GroupResult:
+    """What one run did for one target (a group or a single thread).
+
+    ``status`` is ``ok``, ``failed`` or ``interrupted``; ``mode`` is ``incremental``,
+    ``backfill`` (no complete walk recorded yet), ``full`` or ``thread``.
+    """
+
+    group: str
+    url: str
+    mode: str
+    status: str = "ok"
+    title: str | None = None
+    topics_seen: int = 0
+    threads_fetched: int = 0
+    threads_unchanged: int = 0
+    new_threads: int = 0
+    new_messages: int = 0
+    changed_messages: int = 0
+    new_postings: int = 0
+    missing_messages: int = 0
+    requests: int = 0
+    walked_to_end: bool = False
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    exit_code: int = EXIT_OK
+
+    @property
+    def cross_posts(self) -> int:
+        """Postings in this group of messages already archived from another group."""
+        return self.new_postings - self.new_messages
+
+    def fail(self, error: ListarchiveError) -> None:
+        if self.status == "ok":
+            self.status = "failed"
+            self.exit_code = error.exit_code
+        self.errors.append(str(error))
+
+    def to_dict(self) -> dict[str, Any]:
+        data = dataclasses.asdict(self)
+        data["cross_posts"] = self.cross_posts
+        return data
+
+    def summary_line(self) -> str:
+        """One line for a human: what changed, what it cost, what went wrong."""
+        parts = [
+            _plural(self.new_threads, "new thread"),
+            _plural(self.new_messages, "new message"),
+            f"{self.changed_messages} changed",
+        ]
+        if self.cross_posts:
+            parts.append(f"{self.cross_posts} already archived from another group")
+        if self.missing_messages:
+            parts.append(f"{self.missing_messages} gone upstream")
+        parts.append(_plural(len(self.errors), "error"))
+        cost = (
+            f"{_plural(self.topics_seen, 'topic')} checked, {self.threads_fetched} fetched, "
+            f"{_plural(self.requests, 'request')}"
+        )
+        if self.mode == "thread":
+            cost = f"thread {self.url}, {_plural(self.requests, 'request')}"
+        line = f"{self.group}: {', '.join(parts)} ({cost})"
+        if self.status == "failed":
+            line += f"; FAILED: {self.errors[0]}"
+        elif self.status == "interrupted":
+            line += "; interrupted"
+        for warning in self.warnings:
+            line += f"; warning: {warning}"
+        return line
+
+
+@dataclass
+class RunSummary:
+    """A whole run: one :class:`GroupResult` per target, and the run's record id."""
+
+    run_id: int
+    started_at: datetime
+    finished_at: datetime
+    groups: list[GroupResult]
+    interrupted: bool = False
+    requests: int = 0
+
+    @property
+    def status(self) -> str:
+        if self.interrupted:
+            return "interrupted"
+        failed = [g for g in self.groups if g.status != "ok"]
+        if not failed:
+            return "ok"
+        return "failed" if len(failed) == len(self.groups) else "partial"
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every group synced; one failed group gives its own error's code;
+        several groups with a failure give EXIT_PARTIAL, unless all of them failed the
+        same way (the network is down: exit 5, not "partial")."""
+        if self.interrupted:
+            return EXIT_INTERRUPTED
+        failed = [g for g in self.groups if g.status != "ok"]
+        if not failed:
+            return EXIT_OK
+        if len(self.groups) == 1:
+            return failed[0].exit_code
+        codes = {g.exit_code for g in failed}
+        if len(failed) == len(self.groups) and len(codes) == 1:
+            return codes.pop()
+        return EXIT_PARTIAL
+
+    def total(self, name: str) -> int:
+        return sum(getattr(g, name) for g in self.groups)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "started_at": utc_iso(self.started_at),
+            "finished_at": utc_iso(self.finished_at),
+            "requests": self.requests,
+            "new_threads": self.total("new_threads"),
+            "new_messages": self.total("new_messages"),
+            "changed_messages": self.total("changed_messages"),
+            "groups": [g.to_dict() for g in self.groups],
+        }
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+# --- progress -------------------------------------------------------------------------
+
+
+class SyncProgress:
+    """Receives a run's events; this base class ignores them all."""
+
+    def group_started(self, target: SyncTarget, group: Group | None) -> None:
+        """A group's first topic page arrived (``group`` is None for a thread target)."""
+
+    def topic_checked(self, topic: Topic, fetched: bool) -> None:
+        """One topic of the list was compared with the archive (and fetched if changed)."""
+
+    def group_finished(self, result: GroupResult) -> None:
+        """A target is done, in whatever state."""
+
+
+class TerminalProgress(SyncProgress):
+    """A progress bar per group and a summary line per group, both on stderr.
+
+    The bar is drawn only when ``bar`` is true (stderr is a terminal and not --quiet);
+    ``summaries=False`` keeps the summary lines of groups that synced fine to itself.
+    """
+
+    def __init__(self, *, bar: bool, summaries: bool = True, file: Any = None) -> None:
+        self.show_bar = bar
+        self.summaries = summaries
+        self.file = file
+        self._bar: Any = None
+
+    def group_started(self, target: SyncTarget, group: Group | None) -> None:
+        import click
+
+        self._close_bar()
+        if group is None:
+            return
+        self._bar = click.progressbar(
+            length=group.total_topics or 0,
+            label=target.key,
+            file=self.file or sys.stderr,
+            hidden=not self.show_bar,
+            show_pos=True,
+        )
+        self._bar.__enter__()
+
+    def topic_checked(self, topic: Topic, fetched: bool) -> None:
+        if self._bar is not None:
+            if self._bar.length and self._bar.pos >= self._bar.length:
+                self._bar.length += 1  # topics added upstream during the walk
+            self._bar.update(1)
+
+    def group_finished(self, result: GroupResult) -> None:
+        import click
+
+        self._close_bar()
+        if self.summaries or result.status != "ok" or result.warnings:
+            click.echo(result.summary_line(), file=self.file or sys.stderr)
+
+    def _close_bar(self) -> None:
+        bar, self._bar = self._bar, None
+        if bar is not None:
+            bar.__exit__(None, None, None)
+
+
+# --- locking and interruption ------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def archive_lock(db_path: str | Path) -> Iterator[None]:
+    """Hold ``<db_path>.lock`` for a run; :class:`ArchiveLocked` at once if another run has it.
+
+    The OS releases the lock when its process ends, however it ends, so a killed
+    run never leaves a stale lock behind.
+    """
+    lock_path = f"{db_path}.lock"
+    lock = filelock.FileLock(lock_path, timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        raise ArchiveLocked(
+            f"another listarchive sync is running on {db_path}; try again when it has finished"
+        ) from None
+    except OSError as err:
+        raise ArchiveError(
+            f"cannot create the lock file {lock_path}: {err.strerror or err}"
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def interruptible_sleep(stop_event: threading.Event) -> Callable[[float], None]:
+    """A ``sleep`` for :class:`Fetcher` that gives up (raising :class:`Interrupted`) as
+    soon as ``stop_event`` is set, so Ctrl-C never waits out a long Retry-After."""
+
+    def sleep(seconds: float) -> None:
+        if stop_event.wait(max(seconds, 0.0)):
+            raise Interrupted("interrupted while waiting to retry")
+
+    return sleep
+
+
+# --- deciding what changed ----------------------------------------------------------------
+
+
+def topic_unchanged(topic: Topic, state: ThreadState | None, *, exact_times: bool = True) -> bool:
+    """Whether a topic-list row says nothing happened since the archived copy.
+
+    Unchanged means: same message count and same last-activity time. Rows read
+    from the HTML fallback carry only day-precision dates (in an unknown timezone);
+    for those (``exact_times=False``) the message count alone decides.
+    """
+    if state is None or topic.message_count is None:
+        return False
+    if topic.message_count != state.message_count:
+        return False
+    if not exact_times:
+        return True
+    if topic.last_activity_at is None or state.last_activity_at is None:
+        return False
+    # The archive keeps whole seconds; the page JSON may carry nanoseconds too.
+    return _whole_seconds(topic.last_activity_at) == _whole_seconds(state.last_activity_at)
+
+
+def _whole_seconds(moment: datetime) -> datetime:
+    return moment.replace(microsecond=0)
+
+
+# --- the run ------------------------------------------------------------------------------
+
+
+def sync_groups(
+    archive_path: str | Path,
+    targets: Iterable[SyncTarget],
+    *,
+    fetcher: Fetcher,
+    full: bool = False,
+    progress: SyncProgress | None = None,
+    stop_event: threading.Event | None = None,
+    now: Callable[[], datetime] = utc_now,
+    unchanged_limit: int = UNCHANGED_LIMIT,
+    report_dir: str | Path | None = None,
+) -> RunSummary:
+    """Sync every target into the archive at ``archive_path``; one run, one ``runs`` row.
+
+    Holds the archive's lock for the whole run (:class:`ArchiveLocked` if another run
+    has it). A group that fails is recorded and the run goes on with the next one;
+    the returned summary says what happened and which exit code fits. Setting
+    ``stop_event`` ends the run after the thread being fetched (status
+    ``interrupted``). A KeyboardInterrupt is recorded the same way and re-raised.
+    """
+    targets = _dedupe(targets)
+    if not targets:
+        raise ValueError("nothing to sync: no targets given")
+    progress = progress or SyncProgress()
+    stop_event = stop_event or threading.Event()
+    crawler = Crawler(fetcher, report_dir=report_dir)
+    with archive_lock(archive_path), Archive(archive_path) as archive:
+        _close_abandoned_runs(archive, now)
+        started_at = now()
+        run_id = archive.start_run([t.url for t in targets], started_at)
+        requests_before = fetcher.requests_made
+        results: list[GroupResult] = []
+        interrupted = False
+        try:
+            for target in targets:
+                if stop_event.is_set():
+                    interrupted = True
+                    break
+                result = _new_result(archive, target)
+                results.append(result)
+                _sync_target(
+                    archive, crawler, target, result, full=full or target.full,
+                    progress=progress, stop_event=stop_event, now=now,
+                    unchanged_limit=unchanged_limit,
+                )
+                progress.group_finished(result)
+                if result.status == "interrupted":
+                    interrupted = True
+                    break
+        except BaseException as err:
+            if isinstance(err, KeyboardInterrupt) and results:
+                results[-1].status = "interrupted"
+            status = "interrupted" if isinstance(err, KeyboardInterrupt) else "failed"
+            if not isinstance(err, KeyboardInterrupt):
+                results.append(_crash_result(err))
+            # Keep the original error: recording the run is second to reporting it.
+            with contextlib.suppress(Exception):
+                _record_run(archive, run_id, status, results, now(),
+                            fetcher.requests_made - requests_before)
+            raise
+        summary = RunSummary(
+            run_id=run_id,
+            started_at=started_at,
+            finished_at=now(),
+            groups=results,
+            interrupted=interrupted,
+            requests=fetcher.requests_made - requests_before,
+        )
+        _record_run(archive, run_id, summary.status, results, summary.finished_at,
+                    summary.requests)
+    return summary
+
+
+def _new_result(archive: Archive, target: SyncTarget) -> GroupResult:
+    if target.is_thread:
+        return GroupResult(group=target.key, url=target.url, mode="thread")
+    mode = "full" if target.full else "incremental"
+    if archive.sync_mark(target.key) is None:
+        mode = "backfill"
+    return GroupResult(group=target.key, url=target.url, mode=mode)
+
+
+def _crash_result(err: BaseException) -> GroupResult:
+    """A pseudo-result carrying an error that ended the whole run, for the run record."""
+    result = GroupResult(group="run", url="", mode="")
+    result.errors.append(str(err) or type(err).__name__)
+    result.status = "failed"
+    return result
+
+
+def _record_run(
+    archive: Archive,
+    run_id: int,
+    status: str,
+    results: list[GroupResult],
+    finished_at: datetime,
+    requests: int,
+) -> None:
+    errors = [f"{r.group}: {e}" for r in results for e in r.errors]
+    if status == "interrupted":
+        errors.append("interrupted")
+    archive.finish_run(
+        run_id,
+        status=status,
+        finished_at=finished_at,
+        topics_seen=sum(r.topics_seen for r in results),
+        threads_fetched=sum(r.threads_fetched for r in results),
+        messages_new=sum(r.new_messages for r in results),
+        messages_changed=sum(r.changed_messages for r in results),
+        requests=requests,
+        errors=errors,
+    )
+
+
+def _close_abandoned_runs(archive: Archive, now: Callable[[], datetime]) -> None:
+    """Runs still marked running belong to processes that died (we hold the lock now)."""
+    for run in archive.list_runs(limit=100):
+        if run["status"] == "running":
+            archive.finish_run(
+                run["id"],
+                status="interrupted",
+                finished_at=now(),
+                errors=[*run["errors"], "the process ended before recording its result"],
+            )
+
+
+def _sync_target(
+    archive: Archive,
+    crawler: Crawler,
+    target: SyncTarget,
+    result: GroupResult,
+    *,
+    full: bool,
+    progress: SyncProgress,
+    stop_event: threading.Event,
+    now: Callable[[], datetime],
+    unchanged_limit: int,
+) -> None:
+    fetcher = crawler.fetcher
+    saved_delay = fetcher.delay
+    if target.delay is not None:
+        fetcher.delay = target.delay
+    requests_before = fetcher.requests_made
+    if full and result.mode == "incremental":
+        result.mode = "full"
+    try:
+        if isinstance(target.ref, ThreadRef):
+            progress.group_started(target, None)
+            _sync_one_thread(archive, crawler, target.ref, result, now)
+        else:
+            _walk_group(
+                archive, crawler, target, result,
+                mark=None if full else archive.sync_mark(target.key),
+                progress=progress, stop_event=stop_event, now=now,
+                unchanged_limit=unchanged_limit,
+            )
+    except Interrupted:
+        result.status = "interrupted"
+    except _GroupStopped as stop:
+        result.fail(stop.error)
+    except (FetchError, LayoutChanged) as err:
+        result.fail(err)
+    finally:
+        fetcher.delay = saved_delay
+        result.requests = fetcher.requests_made - requests_before
+
+
+def _sync_one_thread(
+    archive: Archive,
+    crawler: Crawler,
+    ref: ThreadRef,
+    result: GroupResult,
+    now: Callable[[], datetime],
+) -> None:
+    thread = crawler.fetch_thread(ref)
+    result.title = thread.group.title
+    result.threads_fetched = 1
+    _save(archive, thread, None, result, now)
+
+
+def _walk_group(
+    archive: Archive,
+    crawler: Crawler,
+    target: SyncTarget,
+    result: GroupResult,
+    *,
+    mark: datetime | None,
+    progress: SyncProgress,
+    stop_event: threading.Event,
+    now: Callable[[], datetime],
+    unchanged_limit: int,
+) -> None:
+    ref = target.group_ref
+    started = now()
+    group: Group | None = None
+    seen: set[str] = set()
+    newest: datetime | None = None
+    unchanged_in_a_row = 0
+    failed_in_a_row = 0
+    stopped_early = False
+    incomplete_listing = False
+    last_page = None
+    for page in crawler.iter_topic_pages(ref):
+        if group is None:
+            group = page.group
+            result.title = group.title
+            progress.group_started(target, group)
+        exact = page.source == "json"
+        for topic in page.topics:
+            activity = topic.last_activity_at if exact else None
+            if activity is not None:
+                activity = _whole_seconds(activity)
+                newest = max(newest or activity, activity)
+            if topic.id in seen:
+                # Pushed down onto this page while we paged, or listed again by the RPC
+                # after an HTML-only group page (then this row has the exact time).
+                continue
+            seen.add(topic.id)
+            if stop_event.is_set():
+                raise Interrupted("interrupted")
+            result.topics_seen += 1
+            state = archive.thread_state(ref.key, topic.id)
+            if topic_unchanged(topic, state, exact_times=exact):
+                result.threads_unchanged += 1
+                progress.topic_checked(topic, fetched=False)
+                covered = mark is not None and activity is not None and activity <= mark
+                unchanged_in_a_row = unchanged_in_a_row + 1 if covered else 0
+                if unchanged_in_a_row >= unchanged_limit:
+                    stopped_early = True
+                    break
+                continue
+            unchanged_in_a_row = 0
+            try:
+                thread = crawler.fetch_thread(ref.thread(topic.id))
+            except NotFound:
+                # Deleted between the listing and now: nothing to archive, nothing lost.
+                result.warnings.append(f"topic {topic.id} disappeared before it was fetched")
+                progress.topic_checked(topic, fetched=False)
+                continue
+            except (AccessDenied, LayoutChanged, RateLimited) as err:
+                # Every other thread would fail the same way (or make the throttling worse).
+                raise _GroupStopped(err) from err
+            except FetchError as err:
+                result.fail(err)
+                failed_in_a_row += 1
+                progress.topic_checked(topic, fetched=False)
+                if failed_in_a_row >= MAX_FAILED_THREADS_IN_A_ROW:
+                    raise _GroupStopped(
+                        FetchError(
+                            f"gave up on {ref.url} after {failed_in_a_row} threads in a row "
+                            f"failed",
+                            url=ref.url,
+                        )
+                    ) from err
+                continue
+            failed_in_a_row = 0
+            result.threads_fetched += 1
+            # HTML-fallback rows have day-precision dates: let the thread's own exact
+            # times be stored instead.
+            stored_topic = topic if exact else dataclasses.replace(
+                topic, created_at=None, last_activity_at=None
+            )
+            _save(archive, thread, stored_topic, result, now)
+            progress.topic_checked(topic, fetched=True)
+        if stopped_early:
+            break
+        last_page = page
+    if group is None:  # the crawler yields the first page or raises; keep mypy honest
+        return
+    total = group.total_topics
+    if not stopped_early and last_page.source != "json" and total and len(seen) < total:
+        # An HTML-only page has no continuation token: the walk did not reach the end.
+        incomplete_listing = True
+        result.warnings.append(
+            f"only {len(seen)} of {total} topics could be listed (the topic list came "
+            f"without its data); older topics were not checked"
+        )
+    result.walked_to_end = not stopped_early and not incomplete_listing
+    if result.status != "ok":
+        return
+    archive.save_group(group, synced_at=started)
+    if stopped_early or result.walked_to_end:
+        archive.set_sync_mark(ref.key, _later(mark, newest))
+
+
+def _later(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None or b is None:
+        return a or b
+    return max(a, b)
+
+
+def _save(
+    archive: Archive,
+    thread: Thread,
+    topic: Topic | None,
+    result: GroupResult,
+    now: Callable[[], datetime],
+) -> None:
+    saved = archive.save_thread(thread, topic, seen_at=now())
+    result.new_threads += int(saved.new_thread)
+    result.new_messages += saved.new_messages
+    result.changed_messages += saved.changed_messages
+    result.new_postings += saved.new_postings
+    result.missing_messages += saved.marked_missing
+
+
+# --- tables for `listarchive groups` and `listarchive runs` ---------------------------------
+
+
+def format_groups(rows: list[dict[str, Any]]) -> str:
+    """A plain-text table of :meth:`Archive.list_groups` rows."""
+    if not rows:
+        return "No groups archived yet. Try: listarchive sync <group URL>"
+    return _table(
+        ["group", "title", "threads", "messages", "last synced"],
+        [
+            [r["key"], r.get("title") or "", r["threads"], r["messages"],
+             r.get("last_synced_at") or "never"]
+            for r in rows
+        ],
+        numeric={2, 3},
+    )
+
+
+def format_runs(rows: list[dict[str, Any]]) -> str:
+    """A plain-text table of :meth:`Archive.list_runs` rows."""
+    if not rows:
+        return "No runs recorded yet."
+    return _table(
+        ["id", "started", "status", "groups", "threads", "new", "changed", "requests",
+         "errors"],
+        [
+            [
+                r["id"],
+                r["started_at"],
+                r["status"],
+                _short_groups(r["groups"]),
+                r["threads_fetched"],
+                r["messages_new"],
+                r["messages_changed"],
+                r["requests"],
+                len([e for e in r["errors"] if e != "interrupted"]),
+            ]
+            for r in rows
+        ],
+        numeric={0, 4, 5, 6, 7, 8},
+    )
+
+
+def _short_groups(urls: list[str]) -> str:
+    names = []
+    for url in urls:
+        try:
+            ref = parse_url(url)
+        except ListarchiveError:
+            names.append(url)
+            continue
+        if isinstance(ref, ThreadRef):
+            names.append(f"{ref.group.key} (thread {ref.topic_id})")
+        else:
+            names.append(ref.key)
+    text = ", ".join(names)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _table(headers: list[str], rows: list[list[Any]], numeric: set[int]) -> str:
+    cells = [headers] + [[str(c) for c in row] for row in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
+    lines = []
+    for n, row in enumerate(cells):
+        padded = [
+            c.rjust(widths[i]) if i in numeric and n else c.ljust(widths[i])
+            for i, c in enumerate(row)
+        ]
+        lines.append("  ".join(padded).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    return "\n".join(lines)
