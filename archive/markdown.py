@@ -372,5 +372,11 @@ def html_to_markdown(html: str, *, keep_quotes: bool = False) -> str:
         escape_underscores=False,
         escape_asterisks=False,  # escape_markdown does it, with the other characters
     )
-    markdown = converter.convert_soup(soup)
+    try:
+        markdown = converter.convert_soup(soup)
+    except RecursionError:
+        # markdownify recurses once per level of nesting; a body nested hundreds of
+        # levels deep (quotes of quotes, or malice) is kept as escaped plain text.
+        lines = (" ".join(line.split()) for line in soup.get_text("\n").split("\n"))
+        markdown = "\n\n".join(escape_markdown(line) for line in lines if line)
     return _tidy(_strip_footer(_tidy(markdown)))

@@ -345,3 +345,8 @@ def test_real_web_posted_reply_drops_its_quote():
     # The quoted command lines are a code block inside the quote, links unwrapped.
     assert "> ```\n> git clone https://github.com/singularityware/singularity.git\n" in kept
     assert "onmousedown" not in kept
+
+
+def test_absurdly_deep_nesting_falls_back_to_escaped_text():
+    html = "<div>" * 3000 + "deep &lt;b&gt; *text*" + "</div>" * 3000 + "<p>after</p>"
+    assert html_to_markdown(html) == "deep &lt;b> \\*text\\*\n\nafter"
