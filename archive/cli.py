@@ -81,6 +81,199 @@ def cli() -> None:
     """
 
 
+@cli.command("sync")
+@click.argument("urls", nargs=-1, metavar="[URL]...")
+@db_option
+@click.option(
+    "--config",
+    "config_file",
+    type=click.Path(dir_okay=False),
+    metavar="FILE",
+    help="Groups and options to use [default: $LISTARCHIVE_CONFIG, or ./listarchive.toml "
+    "if it exists].",
+)
+@click.option("--full", is_flag=True, help="Walk every topic page (backfill); still skips "
+              "threads that have not changed.")
+@fetch_options
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar, and no summary line for "
+              "groups that synced fine; errors are still reported.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON on stdout.")
+@click.pass_context
+def sync_command(
+    ctx: click.Context,
+    urls: tuple[str, ...],
+    db_path: str,
+    config_file: str | None,
+    full: bool,
+    base_url: str,
+    delay: float,
+    cookies_file: str | None,
+    quiet: bool,
+    as_json: bool,
+) -> None:
+    """Archive groups, fetching only what changed since the last run.
+
+    URL is a group (any form Google has used, a name or an address) or a
+    thread, which syncs just that thread. Without URLs the groups come from the
+    configuration file (listarchive.toml), so a scheduled run needs no arguments.
+
+    Topics are read newest activity first; a run stops after 10 unchanged topics
+    in a row once a group has been walked to its end, so a run with nothing new
+    costs one request per group. Each thread is saved in its own transaction:
+    Ctrl-C (or SIGTERM) finishes the current thread and exits 130, and the next
+    run carries on. A second sync on the same archive exits 10 at once.
+
+    Exit codes: 0 all synced; 3 some groups failed (the others synced); a single
+    failed group gives its error's code (5 network, 6 private, 8 layout changed,
+    9 rate limited); 2 usage error.
+
+    \b
+    Example:
+        listarchive sync https://groups.google.com/g/golang-announce
+        listarchive sync dev@kubernetes.io --db k8s.db --delay 2
+        listarchive sync --config ~/listarchive.toml --quiet
+    """
+    import json
+    import logging
+    import signal
+    import threading
+
+    from click.core import ParameterSource
+
+    from archive.config import find_config, load_config
+    from archive.sync import (
+        TerminalProgress,
+        interruptible_sleep,
+        sync_groups,
+        targets_from_urls,
+    )
+    from scraper.http import Fetcher
+
+    config_path = find_config(config_file)
+    config = load_config(config_path) if config_path else None
+
+    def chosen(name: str, value, configured, env: bool = False):
+        source = ctx.get_parameter_source(name)
+        if source == ParameterSource.COMMANDLINE or (env and source == ParameterSource.ENVIRONMENT):
+            return value
+        return configured if configured is not None else value
+
+    if config is not None:
+        db_from_env = os.environ.get("LISTARCHIVE_DB")
+        db_path = chosen("db_path", db_path, None if db_from_env else config.db)
+        base_url = chosen("base_url", base_url, config.base_url, env=True)
+        delay = chosen("delay", delay, config.delay)
+        cookies_file = chosen("cookies_file", cookies_file, config.cookies)
+
+    if urls:
+        targets = targets_from_urls(urls)
+    elif config is not None and config.groups:
+        targets = list(config.groups)
+    elif config is not None:
+        raise click.UsageError(f"no URL given and no groups listed in {config.path}")
+    else:
+        raise click.UsageError(
+            "no URL given and no listarchive.toml found: name a group, e.g. "
+            "listarchive sync https://groups.google.com/g/golang-announce"
+        )
+
+    # Warnings (retries, truncated threads) reach stderr through logging's last-resort
+    # handler; --quiet keeps them back for the length of the run.
+    logger = logging.getLogger("listarchive")
+    level_before = logger.level
+    if quiet:
+        logger.setLevel(logging.ERROR)
+
+    stop = threading.Event()
+
+    def request_stop(signum, frame):
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+        click.echo(
+            "\nStopping after the current thread (press Ctrl-C again to stop at once)...",
+            err=True,
+        )
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    progress = TerminalProgress(bar=not quiet and sys.stderr.isatty(), summaries=not quiet)
+    try:
+        with Fetcher(
+            base_url=base_url,
+            delay=delay,
+            cookies_file=cookies_file,
+            sleep=interruptible_sleep(stop),
+        ) as fetcher:
+            summary = sync_groups(
+                db_path, targets, fetcher=fetcher, full=full, progress=progress, stop_event=stop
+            )
+    except KeyboardInterrupt:
+        click.echo("Interrupted: every thread saved before now is kept.", err=True)
+        ctx.exit(130)
+    finally:
+        logger.setLevel(level_before)
+        for sig, handler_before in previous.items():
+            signal.signal(sig, handler_before)
+    if as_json:
+        click.echo(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
+    if summary.interrupted:
+        click.echo("Interrupted: every thread saved before now is kept; run sync again to "
+                   "carry on.", err=True)
+    ctx.exit(summary.exit_code)
+
+
+@cli.command("groups")
+@db_option
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+def groups_command(db_path: str, as_json: bool) -> None:
+    """List the archived groups: threads, messages, and when each was last synced.
+
+    \b
+    Example:
+        listarchive groups
+        listarchive groups --json | jq '.[].key'
+    """
+    import json
+
+    from archive.db import Archive
+    from archive.sync import format_groups
+
+    with Archive(db_path, create=False) as archive:
+        rows = archive.list_groups()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_groups(rows))
+
+
+@cli.command("runs")
+@db_option
+@click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True,
+              help="How many runs to show, most recent first.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
+def runs_command(db_path: str, limit: int, as_json: bool) -> None:
+    """List recent sync runs: when, how they ended, what they fetched and stored.
+
+    Status is ok, partial (some groups failed), failed, interrupted, or running.
+
+    \b
+    Example:
+        listarchive runs
+        listarchive runs -n 5 --json | jq '.[0].errors'
+    """
+    import json
+
+    from archive.db import Archive
+    from archive.sync import format_runs
+
+    with Archive(db_path, create=False) as archive:
+        rows = archive.list_runs(limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_runs(rows))
+
+
 @cli.command("inspect")
 @click.argument("url")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document instead of text.")
