@@ -3,7 +3,31 @@
 ``Simulator(state)`` binds a free port, serves from a background thread and stops on
 ``__exit__``. Each request is recorded in ``sim.requests``. Faults
 (``sim.fault(kind, path=None, times=None, **params)``) change what matching requests
-get; see :data:`FAULT_PARAMS` for the kinds and their parameters.
+get. ``path`` is a regex searched in the request path (None: every request); ``times``
+is how many requests it changes before it switches itself off (None: forever).
+
+=================  ===========================================================
+``"429"``          429 "Sorry..." page; ``retry_after=`` seconds or HTTP-date
+``"500"``, ``"502"``, ``"503"``  that status; optional ``retry_after=``
+``"reset"``        no reply: the connection is closed with a TCP RST
+``"slow"``         wait ``seconds=`` (default 1) before the normal reply
+``"latency"``      the same, meant to stay on for benchmarks (default 0.05 s)
+``"truncate"``     200 with the full Content-Length, half the body, then close
+``"private"``      302 to ``/access-error?continue=<canonical URL>`` (a 200 page
+                   saying "You don't have permission to access this content")
+``"signin"``       302 to ``https://accounts.google.com/ServiceLogin?continue=...``
+``"consent"``      302 to ``https://consent.google.com/ml?continue=...``
+``"consent_page"`` 200 "Before you continue to Google" page (form to
+                   consent.google.com/save); both consent kinds skip requests
+                   carrying a ``SOCS`` cookie unless ``respect_socs=False``
+``"no_json"``      group/thread pages without their ``AF_initDataCallback``
+                   blocks (the ``AF_dataServiceRequests`` mapping stays)
+``"renamed"``      group/thread pages with other ds numbers (ds:3 data, ds:11
+                   other) and every Google class name replaced; ARIA, data-*
+                   and jsname attributes unchanged
+``"rpc_error"``    batchexecute answers ``["wrb.fr", rpc, null, null, null,
+                   [code], tag]`` (``code=`` default 3)
+=================  ===========================================================
 
 How faults combine: the first matching *terminal* fault (a status, reset, redirect or
 consent page) decides the reply; otherwise every matching modifier applies together
