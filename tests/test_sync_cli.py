@@ -257,7 +257,25 @@ def test_a_second_sync_exits_at_once_while_the_first_runs(slow_group, tmp_path):
     assert stderr.strip().splitlines() == [
         f"Error: another listarchive sync is running on {db}; try again when it has finished"]
     assert first.poll() is None  # the second did not wait for the first
+    with Archive(db, create=False) as archive:  # reading while a sync runs is fine
+        assert archive.list_runs()[0]["status"] == "running"
     stdout, stderr = first.communicate(timeout=60)
     assert first.returncode == 0, stderr
     assert_archived_exactly_once(db, group)
     assert count(db, "SELECT count(*) FROM runs") == 1
+
+
+def test_a_second_ctrl_c_stops_at_once_and_still_loses_nothing(slow_group, tmp_path):
+    state, group, sim = slow_group
+    db = tmp_path / "archive.db"
+    process = start_sync(db, sim, SMALL)
+    wait_for(lambda: threads_saved(db) >= 2, process)
+    process.send_signal(signal.SIGINT)
+    time.sleep(0.02)
+    process.send_signal(signal.SIGINT)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 130, stderr
+    assert "Traceback" not in stderr
+    assert integrity_ok(db)
+    assert 2 <= assert_every_thread_whole(db, group) < 40
+    assert count(db, "SELECT count(*) FROM runs WHERE status = 'interrupted'") == 1
