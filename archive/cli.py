@@ -301,3 +301,72 @@ def inspect_command(
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
     else:
         click.echo(format_inspection(result))
+
+
+@cli.command("feed")
+@db_option
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    metavar="GROUP",
+    help="Only messages posted to GROUP (address, name or URL); repeat for any of several.",
+)
+@click.option("--query", metavar="QUERY", help="Only messages matching QUERY (as in search).")
+@click.option("--since", metavar="DATE", help="Posted on or after DATE: 2024-03-01, or 7d, 2w ago.")
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=50, show_default=True, help="0 for no limit."
+)
+@click.option("--threads", is_flag=True, help="One entry per thread instead of per message.")
+@click.option(
+    "--out",
+    type=click.Path(dir_okay=False),
+    help="Write the feed to FILE (replaced atomically) instead of stdout.",
+)
+@click.option(
+    "--base-link",
+    metavar="URL",
+    help="Link entries to the Markdown export on a static site: URL + <name>.html, "
+    "or put {stem} in URL (e.g. https://example.org/threads/{stem}/).",
+)
+@click.option("--title", help="The feed's title (default: the groups' titles and the query).")
+@click.option("--self-link", metavar="URL", help="Where the feed itself will be published.")
+def feed_command(
+    db_path: str,
+    groups: tuple[str, ...],
+    query: str | None,
+    since: str | None,
+    limit: int,
+    threads: bool,
+    out: str | None,
+    base_link: str | None,
+    title: str | None,
+    self_link: str | None,
+) -> None:
+    """Write an Atom feed of the archive, newest first.
+
+    One entry per message (or per thread with --threads), with stable ids: a
+    reader shows each message once, however often the feed is rebuilt.
+
+    \b
+    Example:
+        listarchive feed --group golang-announce --out golang-announce.xml
+        listarchive feed --group golang-announce --query 'subject:"[security]"'
+    """
+    from archive.feed import publish_feed
+
+    feed = publish_feed(
+        db_path,
+        out=out,
+        stdout=None if out else sys.stdout.buffer,
+        groups=groups,
+        query=query,
+        since=since,
+        limit=limit,
+        threads=threads,
+        base_link=base_link,
+        title=title,
+        self_link=self_link,
+    )
+    if out:
+        click.echo(f"Wrote {len(feed.entries)} entries to {out}", err=True)
