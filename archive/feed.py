@@ -27,6 +27,7 @@ just text.
 
 from __future__ import annotations
 
+import contextlib
 import html
 import json
 import os
@@ -44,6 +45,7 @@ from urllib.parse import quote
 from archive import __version__
 from archive.db import Archive, archive_errors, parse_utc, utc_iso
 from archive.query import parse_date_bound
+from scraper.errors import ListarchiveError
 from scraper.models import CANONICAL_ORIGIN
 
 __all__ = [
@@ -683,8 +685,10 @@ def write_feed(data: bytes, path: str | Path) -> None:
     """Write ``data`` to ``path`` atomically: a reader (or a web server) sees the old
     feed or the new one, never half of one, and a failed run leaves the old one."""
     path = Path(path)
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as err:
+        raise ListarchiveError(f"cannot write {path}: {err.strerror or err}") from None
     try:
         with os.fdopen(fd, "wb") as out:
             out.write(data)
@@ -692,11 +696,11 @@ def write_feed(data: bytes, path: str | Path) -> None:
         mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
         os.chmod(temporary, mode)
         os.replace(temporary, path)
-    except BaseException:
-        try:
+    except BaseException as err:
+        with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
-        except FileNotFoundError:
-            pass
+        if isinstance(err, OSError):
+            raise ListarchiveError(f"cannot write {path}: {err.strerror or err}") from None
         raise
 
 

@@ -681,6 +681,13 @@ def test_command_errors_are_one_line(announce: Archive, args, code, message):
     assert result.stdout_bytes == b""
 
 
+def test_command_reports_an_unwritable_output(announce: Archive, tmp_path: Path):
+    target = tmp_path / "no-such-dir" / "feed.xml"
+    result = CliRunner().invoke(cli, ["feed", "--db", str(announce.path), "--out", str(target)])
+    assert result.exit_code == 1
+    assert result.stderr == f"Error: cannot write {target}: No such file or directory\n"
+
+
 def test_command_without_an_archive(tmp_path: Path):
     result = CliRunner().invoke(cli, ["feed", "--db", str(tmp_path / "missing.db")])
     assert result.exit_code == 11
