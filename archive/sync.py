@@ -469,7 +469,7 @@ def sync_groups(
                 if stop_event.is_set():
                     interrupted = True
                     break
-                result = _new_result(archive, target)
+                result = _new_result(archive, target, full=full or target.full)
                 results.append(result)
                 _sync_target(
                     archive, crawler, target, result, full=full or target.full,
@@ -504,10 +504,10 @@ def sync_groups(
     return summary
 
 
-def _new_result(archive: Archive, target: SyncTarget) -> GroupResult:
+def _new_result(archive: Archive, target: SyncTarget, *, full: bool) -> GroupResult:
     if target.is_thread:
         return GroupResult(group=target.key, url=target.url, mode="thread")
-    mode = "full" if target.full else "incremental"
+    mode = "full" if full else "incremental"
     if archive.sync_mark(target.key) is None:
         mode = "backfill"
     return GroupResult(group=target.key, url=target.url, mode=mode)
@@ -530,8 +530,6 @@ def _record_run(
     requests: int,
 ) -> None:
     errors = [f"{r.group}: {e}" for r in results for e in r.errors]
-    if status == "interrupted":
-        errors.append("interrupted")
     archive.finish_run(
         run_id,
         status=status,
@@ -574,8 +572,6 @@ def _sync_target(
     if target.delay is not None:
         fetcher.delay = target.delay
     requests_before = fetcher.requests_made
-    if full and result.mode == "incremental":
-        result.mode = "full"
     try:
         if isinstance(target.ref, ThreadRef):
             progress.group_started(target, None)
@@ -772,7 +768,7 @@ def format_runs(rows: list[dict[str, Any]]) -> str:
                 r["messages_new"],
                 r["messages_changed"],
                 r["requests"],
-                len([e for e in r["errors"] if e != "interrupted"]),
+                len(r["errors"]),
             ]
             for r in rows
         ],
