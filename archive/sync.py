@@ -320,7 +320,7 @@ class TerminalProgress(SyncProgress):
     """A progress bar per group and a summary line per group, both on stderr.
 
     The bar is drawn only when ``bar`` is true (stderr is a terminal and not --quiet);
-    ``summaries=False`` keeps the summary lines of groups that synced fine to itself.
+    ``summaries=False`` prints only the lines of groups that did not sync (--quiet).
     """
 
     def __init__(self, *, bar: bool, summaries: bool = True, file: Any = None) -> None:
@@ -354,7 +354,7 @@ class TerminalProgress(SyncProgress):
         import click
 
         self._close_bar()
-        if self.summaries or result.status != "ok" or result.warnings:
+        if self.summaries or result.status != "ok":
             click.echo(result.summary_line(), file=self.file or sys.stderr)
 
     def _close_bar(self) -> None:
