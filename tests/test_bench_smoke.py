@@ -1,0 +1,105 @@
+"""The benchmark code paths, run end to end on tiny sizes so they never rot.
+
+No timing is asserted here (speed belongs in bench/); what is checked is that each
+benchmark measured what it claims to: the right number of messages, requests and
+hits, and a table with a row for every target.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from bench import corpus, run
+
+
+@pytest.fixture(scope="module")
+def document(tmp_path_factory):
+    out = tmp_path_factory.mktemp("bench")
+    return run.run(run.Plan.tiny(), out=out, command="smoke")
+
+
+def test_results_are_written_as_json_with_a_table(document):
+    with open(document["path"]) as file:
+        saved = json.load(file)
+    assert saved["command"] == "smoke"
+    assert saved["machine"]["cores"] >= 1 and saved["machine"]["sqlite"]
+    rows = [line for line in saved["table"].splitlines() if line.startswith("| ")]
+    assert len(rows) == 1 + len(saved["figures"])  # header + one row per figure
+    for figure in saved["figures"]:
+        assert figure["verdict"] in ("met", "**missed**", "reported")
+
+
+def test_every_target_of_the_issue_has_a_row(document):
+    names = " ".join(f["figure"] for f in document["figures"])
+    for expected in (
+        "thread-page parsing",
+        "first sync",
+        "50 ms latency",
+        "nothing new",
+        "rare word",
+        "phrase",
+        "from:",
+        "date range",
+        "identifier",
+        ">10% word, by relevance",
+        ">10% word, --sort date",
+        "as a whole process",
+        "size on disk",
+        "peak RSS",
+    ):
+        assert expected in names, expected
+
+
+def test_parsing_covers_every_message_of_every_page(document):
+    parsing = document["raw"]["parsing"]
+    assert parsing["pages"] == 2
+    assert parsing["messages"] == 100
+    assert parsing["seconds_parse_and_text"] > 0 and parsing["seconds_bare_lxml"] > 0
+
+
+def test_syncs_fetch_each_thread_once_and_a_sync_with_nothing_new_costs_one_request(document):
+    sync = document["raw"]["sync"]
+    first = sync["first"][200]
+    # 4 threads of 50 messages and one group page (the list fits on it).
+    assert first["requests"] == 5
+    assert all(r["new_messages"] == 200 for r in first["runs"])
+    assert first["max_rss_mb"] > 0
+    assert {n["requests"] for n in sync["noop"].values()} == {1}
+    assert sync["fetch_baseline"]["requests"] == 4
+    assert sync["size"]["messages"] == 200 and sync["size"]["body_html_bytes"] > 0
+
+
+def test_the_latency_run_uses_the_default_delay_and_accounts_for_its_time(document):
+    slow = document["raw"]["sync"]["latency_default"]
+    fast = document["raw"]["sync"]["latency_no_delay"]
+    assert slow["delay"] > 0 and fast["delay"] == 0
+    assert slow["requests"] == 2  # the group page, then one thread
+    # The wait between the two requests is the throttle's, and no stage is negative.
+    assert slow["stages"]["throttle"] > 0.5 * slow["delay"]
+    assert fast["stages"]["throttle"] == 0
+    assert slow["stages"]["http"] > 0 and slow["stages"]["parse"] > 0
+    assert slow["stages"]["save"] > 0 and slow["stages"]["text"] > 0
+
+
+def test_search_finds_the_planted_identifier_and_not_its_near_miss(document):
+    classes = document["raw"]["search"][300]["classes"]
+    identifier = classes["identifier"]
+    assert identifier["queries"] == [corpus.IDENTIFIER, corpus.NEAR_MISSES[0]]
+    # 300 messages: the identifier is planted 3 times, each near miss once.
+    assert identifier["hits_shown"] == [3, 1]
+    for label, numbers in classes.items():
+        assert numbers["samples"] >= 1, label
+        assert any(numbers["hits_shown"]), label
+
+
+def test_readme_table_is_replaced_between_its_markers(tmp_path, monkeypatch):
+    readme = tmp_path / "README.md"
+    readme.write_text(f"intro\n{run.RESULTS_START}\nold table\n{run.RESULTS_END}\nafter\n")
+    monkeypatch.setattr(run, "README", readme)
+    run.write_readme("| new | table |")
+    text = readme.read_text()
+    assert "old table" not in text
+    assert text.startswith("intro\n") and text.endswith("after\n")
+    assert f"{run.RESULTS_START}\n| new | table |\n{run.RESULTS_END}" in text
