@@ -274,6 +274,84 @@ def runs_command(db_path: str, limit: int, as_json: bool) -> None:
         click.echo(format_runs(rows))
 
 
+@cli.command("search")
+@click.argument("query", nargs=-1)
+@db_option
+@click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    metavar="GROUP",
+    help="Only messages posted to GROUP (address, name or URL); repeat for any of several.",
+)
+@click.option(
+    "--from",
+    "authors",
+    multiple=True,
+    metavar="AUTHOR",
+    help="Only messages by AUTHOR (name or masked address); repeat for any of several.",
+)
+@click.option("--since", metavar="DATE", help="On or after DATE: 2024-03-01, or 7d, 2w, 3m, 1y.")
+@click.option("--until", metavar="DATE", help="Up to and including DATE, or up to 7d, 2w... ago.")
+@click.option(
+    "--sort",
+    type=click.Choice(["rank", "date"]),
+    default="rank",
+    show_default=True,
+    help="Best matches first, or newest first.",
+)
+@click.option(
+    "--limit", type=click.IntRange(min=0), default=20, show_default=True, help="0 for no limit."
+)
+@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many results.")
+@click.option("--threads", is_flag=True, help="One line per thread, with its number of hits.")
+@click.option("--json", "output", flag_value="json", help="A JSON array.")
+@click.option("--nl", "output", flag_value="nl", help="One JSON object per line.")
+@click.option("--csv", "output", flag_value="csv", help="CSV with a header row.")
+def search_command(
+    query: tuple[str, ...],
+    db_path: str,
+    groups: tuple[str, ...],
+    authors: tuple[str, ...],
+    since: str | None,
+    until: str | None,
+    sort: str,
+    limit: int,
+    offset: int,
+    threads: bool,
+    output: str | None,
+) -> None:
+    """Search the archive.
+
+    QUERY words must all match; also "exact phrases", OR, -word or NOT word,
+    prefix*, (grouping), from:NAME, subject:WORD, group:NAME, and after:, before:,
+    on: with a date (2024-03-01) or a span ago (7d, 2w, 3m, 1y). Identifiers such
+    as CVE-2024-3177 or v1.30.2 match only exactly. Quote the whole query for the
+    shell; put -- before a query that starts with -.
+
+    \b
+    Example:
+        listarchive search 'CVE-2024-3177'
+        listarchive search '"code freeze" from:jeremy after:30d' --sort date
+        listarchive search release --group dev@kubernetes.io --json | jq '.[].url'
+    """
+    from archive.search import print_results
+
+    print_results(
+        " ".join(query),
+        db_path=db_path,
+        groups=groups,
+        authors=authors,
+        since=since,
+        until=until,
+        sort=sort,
+        limit=limit or None,
+        offset=offset,
+        threads=threads,
+        output=output,
+    )
+
+
 @cli.command("inspect")
 @click.argument("url")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document instead of text.")

@@ -8,7 +8,8 @@ The language, all parts combinable::
     -draft   NOT draft        must not match
     kube*                     a prefix
     (a OR b) -c               parentheses group
-    from:jeremy               author name, or masked address (``yuan...@gmail.com``)
+    from:jeremy               a word of the author's name or masked address
+                              (``from:yuan...@gmail.com``, ``from:gmail.com``, ``from:jer*``)
     subject:"v1.30"           a word or phrase in the subject
     group:dev                 posted to a group (its address, or the name before the @)
     after:2024-03-01          on or after that day (UTC)
@@ -199,13 +200,14 @@ def make_term(
     return Term(text, phrase=phrase, prefix=prefix, column=column, needles=needles)
 
 
-def author_term(value: str) -> Term:
-    """``from:VALUE``: words of the author's name or masked address that begin so.
+def author_term(value: str, *, prefix: bool = False) -> Term:
+    """``from:VALUE``: the words of VALUE in the author's name or masked address.
 
     The index's author column holds the name and the masked address together, so
-    ``from:jeremy``, ``from:jer...@example.org`` and ``from:example.org`` all work.
+    ``from:jeremy``, ``from:jer...@example.org`` and ``from:example.org`` all work;
+    ``from:jer*`` is a prefix.
     """
-    return make_term(value, phrase=True, prefix=True, column="author")
+    return make_term(value, phrase=True, prefix=prefix, column="author")
 
 
 # ---------------------------------------------------------------- dates
@@ -264,8 +266,7 @@ def parse_date_bound(value: str | date | datetime, *, end: bool = False, now=Non
         raise
     except (ValueError, OverflowError):
         raise BadQuery(
-            f"{option} expects a date like 2024-03-01 or a span like 7d, 2w, 3m, 1y; "
-            f"got {value!r}"
+            f"{option} expects a date like 2024-03-01 or a span like 7d, 2w, 3m, 1y; got {value!r}"
         ) from None
     return instant + timedelta(days=1) if end and whole_day else instant
 
@@ -283,8 +284,7 @@ def _date_node(name: str, value: str, now: datetime) -> DateRange:
         raise
     except (ValueError, OverflowError):
         raise BadQuery(
-            f"{name}: expects a date like 2024-03-01 or a span like 7d, 2w, 3m, 1y; "
-            f"got {value!r}"
+            f"{name}: expects a date like 2024-03-01 or a span like 7d, 2w, 3m, 1y; got {value!r}"
         ) from None
     if name == "after":
         return DateRange(start=instant)
@@ -482,7 +482,7 @@ class _Parser:
             phrase = token.quoted or len(value.split()) > 1
             return make_term(value, phrase=phrase, prefix=token.prefix, column="subject")
         if name == "from":
-            return author_term(value)
+            return author_term(value, prefix=token.prefix)
         return Field(name, value)
 
 

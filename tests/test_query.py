@@ -141,7 +141,7 @@ def test_field_operators():
     assert (author.column, author.text, author.prefix, author.phrase) == (
         "author",
         "Jeremy Rickard",
-        True,
+        False,
         True,
     )
     assert (subject.column, subject.text, subject.needles) == (
@@ -150,6 +150,10 @@ def test_field_operators():
         (Needle("v1.30.2"),),
     )
     assert group == Field("group", "dev@example.org")
+
+
+def test_from_takes_a_prefix():
+    assert parse("from:jer*") == Term("jer", phrase=True, prefix=True, column="author")
 
 
 def test_field_names_are_case_insensitive_and_author_is_from():

@@ -1,0 +1,1169 @@
+"""Full-text search over the archive: the query language compiled to FTS5 and SQL.
+
+The plan, in the order the work is done:
+
+1. :func:`archive.query.parse_query` turns the text into a tree.
+2. The tree is compiled into a *driving* FTS5 expression (everything the full-text
+   index can decide: words, phrases, prefixes, ``subject:``, ``from:``, and
+   ``-word`` beside them) and a *residual* SQL condition on the ``messages`` row for
+   the rest (dates, groups, the exact check of identifiers, negations that FTS5
+   cannot express on their own).
+3. The matching ids are ranked (bm25, subject weighted above body) or walked newest
+   first, with LIMIT, before anything else is read.
+4. Only then are the rows shown read in full, and ``snippet()`` run on them: it
+   re-reads each document, so it is never run on rows that are not displayed.
+
+This module reads the archive only. It imports no HTTP or HTML code (and not even
+sqlite-utils), so ``listarchive search`` starts quickly.
+"""
+
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import math
+import re
+import sqlite3
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from archive.query import (
+    And,
+    DateRange,
+    Field,
+    Needle,
+    Node,
+    Not,
+    Or,
+    Query,
+    Term,
+    author_term,
+    is_token_char,
+    parse_date_bound,
+    parse_query,
+)
+from scraper.errors import ArchiveError, ArchiveLocked, BadQuery
+
+__all__ = [
+    "SearchHit",
+    "ThreadHit",
+    "hits_to_csv",
+    "hits_to_json",
+    "hits_to_ndjson",
+    "matching_message_ids",
+    "open_archive",
+    "parse_query",
+    "render_table",
+    "search",
+    "search_threads",
+]
+
+SORTS = ("rank", "date")
+# bm25 weights for the FTS columns (subject, author, body_text), in the table's order.
+WEIGHTS = (10.0, 2.0, 1.0)
+FTS_COLUMNS = ("subject", "author", "body_text")
+SNIPPET_TOKENS = 24
+# Highlight markers inside this module; replaced by the caller's on the way out.
+MARK_START, MARK_END = "\x02", "\x03"
+ELLIPSIS = "\u2026"
+
+
+# ---------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """One distinct message that matched, with where it was posted.
+
+    ``url``, ``group_key``, ``topic_id`` and ``thread_id`` are those of the message's
+    first posting (its canonical place); ``groups`` lists every group it was posted
+    to, that one first. ``score`` is the relevance (bm25, negated so that higher is
+    better), or None when results are sorted by date.
+    """
+
+    id: int
+    subject: str
+    author: str
+    masked_address: str | None
+    posted_at: datetime
+    groups: tuple[str, ...]
+    url: str
+    group_key: str
+    topic_id: str
+    thread_id: int | None
+    snippet: str
+    score: float | None = None
+
+    @property
+    def thread(self) -> tuple[str, str]:
+        return (self.group_key, self.topic_id)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "subject": self.subject,
+            "author": self.author,
+            "masked_address": self.masked_address,
+            "posted_at": _iso(self.posted_at),
+            "groups": list(self.groups),
+            "url": self.url,
+            "group_key": self.group_key,
+            "topic_id": self.topic_id,
+            "thread_id": self.thread_id,
+            "snippet": self.snippet,
+            "score": self.score,
+        }
+
+
+@dataclass(frozen=True)
+class ThreadHit:
+    """A thread with at least one matching message; ``hits`` counts them."""
+
+    thread_id: int
+    group_key: str
+    topic_id: str
+    subject: str
+    url: str
+    hits: int
+    message_count: int | None
+    latest_hit_at: datetime
+    last_activity_at: datetime | None
+    score: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "thread_id": self.thread_id,
+            "group_key": self.group_key,
+            "topic_id": self.topic_id,
+            "subject": self.subject,
+            "url": self.url,
+            "hits": self.hits,
+            "message_count": self.message_count,
+            "latest_hit_at": _iso(self.latest_hit_at),
+            "last_activity_at": _iso(self.last_activity_at) if self.last_activity_at else None,
+            "score": self.score,
+        }
+
+
+def _iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(value: str) -> datetime:
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _stored_time(moment: datetime) -> str:
+    """A bound in the archive's one time format, so text comparison orders correctly."""
+    return _iso(moment)
+
+
+# ---------------------------------------------------------------- opening the archive
+
+
+def open_archive(path: str | Path) -> sqlite3.Connection:
+    """A read-only connection to the archive at ``path``; ArchiveError if there is none."""
+    path = Path(path)
+    if not path.exists():
+        raise ArchiveError(f"no archive at {path}; run listarchive sync first")
+    if path.is_dir():
+        raise ArchiveError(f"{path} is a directory, not an archive file")
+    uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=5.0)
+        tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+    except sqlite3.DatabaseError as err:
+        raise ArchiveError(f"{path} is corrupt or not a listarchive archive ({err})") from err
+    missing = {"messages", "messages_fts", "postings", "groups", "threads"} - tables
+    if missing:
+        conn.close()
+        if "_sqlite_migrations" in tables and "messages" in tables:
+            raise ArchiveError(f"{path} was made by an older listarchive; run listarchive sync")
+        raise ArchiveError(f"{path} is an SQLite database but not a listarchive archive")
+    return conn
+
+
+def _connection(db_or_archive: Any) -> tuple[sqlite3.Connection, bool]:
+    """``(connection, opened_here)`` from an Archive, a sqlite-utils Database, a sqlite3
+    connection or a path."""
+    if isinstance(db_or_archive, sqlite3.Connection):
+        return db_or_archive, False
+    if isinstance(db_or_archive, (str, Path)):
+        return open_archive(db_or_archive), True
+    inner = getattr(db_or_archive, "db", db_or_archive)  # Archive -> sqlite_utils.Database
+    conn = getattr(inner, "conn", None)
+    if isinstance(conn, sqlite3.Connection):
+        return conn, False
+    raise TypeError(f"expected an Archive, a Database, a connection or a path, not {inner!r}")
+
+
+class _Reading:
+    """Context: the connection, with SQLite failures turned into one-line errors."""
+
+    def __init__(self, db_or_archive: Any) -> None:
+        self.conn, self.opened = _connection(db_or_archive)
+        self.conn.create_function("listarchive_contains", -1, _contains, deterministic=True)
+
+    def __enter__(self) -> sqlite3.Connection:
+        return self.conn
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self.opened:
+            self.conn.close()
+        if exc is None or not isinstance(exc, sqlite3.Error):
+            return
+        message = str(exc)
+        lowered = message.lower()
+        if isinstance(exc, sqlite3.OperationalError):
+            if "fts5" in lowered or "syntax error" in lowered or "unterminated" in lowered:
+                raise BadQuery(f"the full-text index rejected the query: {message}") from exc
+            if "locked" in lowered or "busy" in lowered:
+                raise ArchiveLocked(f"the archive is locked by another process ({message})")
+        raise ArchiveError(f"cannot search the archive: {message}") from exc
+
+
+# ---------------------------------------------------------------- identifiers
+
+
+@functools.lru_cache(maxsize=256)
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.IGNORECASE)
+
+
+def _contains(pattern: str, *texts: str | None) -> int:
+    regex = _compiled(pattern)
+    return int(any(text and regex.search(text) for text in texts))
+
+
+def substring_pattern(text: str) -> str:
+    """A regex for text found inside words (scripts written without spaces)."""
+    return r"\s+".join(re.escape(word) for word in text.split())
+
+
+def needle_pattern(needle: Needle) -> str:
+    """A regex for ``needle`` as a whole identifier.
+
+    Not inside a longer word (no letter or digit before it), and not continued after
+    it: ``v1.30.2`` must not match ``v1.30.20`` or ``v1.30.2.1``, while ``v1.30.2.``
+    at the end of a sentence or ``(v1.30.2)`` still match.
+    """
+    text = needle.text
+    pattern = re.escape(text)
+    if is_token_char(text[0]):
+        pattern = r"(?<![^\W_])" + pattern
+    if is_token_char(text[-1]) and not needle.open_end:
+        pattern += r"(?![^\W_]|[.\-_+][^\W_])"
+    return pattern
+
+
+# ---------------------------------------------------------------- compiling
+
+
+def _fts_string(text: str) -> str:
+    # A quoted string is tokenized by the index's own tokenizer and matched as a
+    # phrase, so punctuation, FTS5 keywords and column names are all taken literally.
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _term_fts(term: Term) -> str:
+    expression = _fts_string(term.text) + ("*" if term.prefix else "")
+    if term.column:
+        expression = "{" + term.column + "} : " + expression
+    return expression
+
+
+_NEEDLE_COLUMNS = {
+    None: "m.subject, m.author, m.masked_address, m.body_text",
+    "subject": "m.subject",
+    "author": "m.author, m.masked_address",
+}
+
+
+class _Compiler:
+    """Builds SQL text with named parameters; one instance per statement family."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.params: dict[str, Any] = {}
+        self._group_keys: dict[str, list[str]] = {}
+
+    def param(self, value: Any) -> str:
+        name = f"p{len(self.params)}"
+        self.params[name] = value
+        return ":" + name
+
+    # FTS5 --------------------------------------------------------------------------
+
+    def pure(self, node: Node) -> str | None:
+        """An FTS5 expression exactly equivalent to ``node``, if there is one."""
+        if isinstance(node, Term):
+            return None if node.needles or node.substring else _term_fts(node)
+        if isinstance(node, Or):
+            parts = [self.pure(child) for child in node.nodes]
+            return None if None in parts else "(" + " OR ".join(parts) + ")"
+        if isinstance(node, And):
+            positives, negatives = [], []
+            for child in node.nodes:
+                if isinstance(child, Not):
+                    inner = self.pure(child.node)
+                    if inner is None:
+                        return None
+                    negatives.append(inner)
+                else:
+                    part = self.pure(child)
+                    if part is None:
+                        return None
+                    positives.append(part)
+            if not positives:
+                return None  # FTS5's NOT needs something on its left
+            expression = "(" + " AND ".join(positives) + ")"
+            for negative in negatives:
+                expression = f"({expression} NOT {negative})"
+            return expression
+        return None
+
+    def need(self, node: Node) -> str | None:
+        """An FTS5 expression every match of ``node`` satisfies (maybe more), if any."""
+        if isinstance(node, Term):
+            return None if node.substring else _term_fts(node)
+        if isinstance(node, Or):
+            parts = [self.need(child) for child in node.nodes]
+            return None if None in parts else "(" + " OR ".join(parts) + ")"
+        if isinstance(node, And):
+            parts = [p for p in (self.need(child) for child in node.nodes) if p]
+            return "(" + " AND ".join(parts) + ")" if parts else None
+        return None
+
+    # SQL ---------------------------------------------------------------------------
+
+    def membership(self, expression: str) -> str:
+        return (
+            "m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH "
+            f"{self.param(expression)})"
+        )
+
+    def needles(self, term: Term) -> str:
+        columns = _NEEDLE_COLUMNS[term.column]
+        return " AND ".join(
+            f"listarchive_contains({self.param(needle_pattern(n))}, {columns})"
+            for n in term.needles
+        )
+
+    def sql(self, node: Node) -> str:
+        """An SQL condition on the ``messages m`` row, exactly equivalent to ``node``."""
+        pure = self.pure(node)
+        if pure is not None:
+            return self.membership(pure)
+        if isinstance(node, Term) and node.substring:
+            pattern = self.param(substring_pattern(node.text))
+            return f"listarchive_contains({pattern}, {_NEEDLE_COLUMNS[node.column]})"
+        if isinstance(node, Term):
+            return f"({self.membership(_term_fts(node))} AND {self.needles(node)})"
+        if isinstance(node, And):
+            return "(" + " AND ".join(self.sql(child) for child in node.nodes) + ")"
+        if isinstance(node, Or):
+            return "(" + " OR ".join(self.sql(child) for child in node.nodes) + ")"
+        if isinstance(node, Not):
+            return f"NOT coalesce({self.sql(node.node)}, 0)"
+        if isinstance(node, DateRange):
+            return self.dates(node)
+        if isinstance(node, Field) and node.name == "group":
+            keys = self.group_keys(node.value)
+            placeholders = ", ".join(self.param(key) for key in keys)
+            return (
+                "EXISTS (SELECT 1 FROM postings gp WHERE gp.message_id = m.id"
+                f" AND gp.group_key IN ({placeholders}))"
+            )
+        raise AssertionError(f"cannot compile {node!r}")  # pragma: no cover
+
+    def dates(self, node: DateRange) -> str:
+        parts = []
+        if node.start is not None:
+            parts.append(f"m.posted_at >= {self.param(_stored_time(node.start))}")
+        if node.end is not None:
+            parts.append(f"m.posted_at < {self.param(_stored_time(node.end))}")
+        return "(" + " AND ".join(parts) + ")" if parts else "1"
+
+    def group_keys(self, value: str) -> list[str]:
+        if value not in self._group_keys:
+            self._group_keys[value] = resolve_group(self.conn, value)
+        return self._group_keys[value]
+
+
+def resolve_group(conn: sqlite3.Connection, value: str) -> list[str]:
+    """The archived group keys ``value`` names: a key, an address, a name, or a URL."""
+    candidates = {value.strip()}
+    if "/" in value:
+        from scraper.urls import parse_group_url  # only for URL-shaped values
+
+        try:
+            candidates.add(parse_group_url(value).key)
+        except ValueError:
+            pass
+    keys: list[str] = []
+    for candidate in candidates:
+        keys += [
+            row[0]
+            for row in conn.execute(
+                """
+                SELECT key FROM groups
+                WHERE key = :v COLLATE NOCASE OR email = :v COLLATE NOCASE
+                   OR name = :v COLLATE NOCASE OR url = :v
+                ORDER BY key
+                """,
+                {"v": candidate},
+            )
+        ]
+    if keys:
+        return sorted(set(keys))
+    known = [row[0] for row in conn.execute("SELECT key FROM groups ORDER BY key")]
+    if not known:
+        raise BadQuery(f"no archived group matches {value!r}: the archive has no groups yet")
+    raise BadQuery(f"no archived group matches {value!r}; archived groups: {', '.join(known)}")
+
+
+@dataclass
+class _Plan:
+    """A compiled query: the driving FTS expression and the residual SQL condition."""
+
+    compiler: _Compiler
+    drive: str | None  # FTS5 expression every hit satisfies (None: no full-text part)
+    residual: list[str]  # SQL conditions on messages m, ANDed
+    needles: list[tuple[str, str | None]]  # (regex, column): exact identifiers, checked last
+    ranked: bool  # whether bm25 means anything (some free text, not just from:)
+    prefix: bool  # the drive has a prefix term (costly to test row by row)
+    highlight: str | None  # FTS5 expression: any positive word of the query
+    group_keys: list[str]  # groups named by top-level group: conditions
+    patterns: list[str]  # substring regexes (unsegmented scripts) to highlight
+
+
+def _conjuncts(node: Node | None) -> list[Node]:
+    if node is None:
+        return []
+    if isinstance(node, And):
+        return [part for child in node.nodes for part in _conjuncts(child)]
+    return [node]
+
+
+def _free_text(node: Node) -> bool:
+    """Whether ``node`` contributes words to rank by (not only from: conditions)."""
+    if isinstance(node, Term):
+        return node.column != "author"
+    if isinstance(node, (And, Or)):
+        return any(_free_text(child) for child in node.nodes)
+    return False
+
+
+def _terms(node: Node | None, *, positive_only: bool = False) -> list[Term]:
+    if isinstance(node, Term):
+        return [node]
+    if isinstance(node, (And, Or)):
+        return [t for child in node.nodes for t in _terms(child, positive_only=positive_only)]
+    if isinstance(node, Not) and not positive_only:
+        return _terms(node.node)
+    return []
+
+
+def _plan(conn: sqlite3.Connection, query: Query) -> _Plan:
+    compiler = _Compiler(conn)
+    positives: list[str] = []
+    negatives: list[str] = []
+    residual: list[str] = []
+    needles: list[tuple[str, str | None]] = []
+    ranked = False
+    group_keys: list[str] = []
+    for node in _conjuncts(query.root):
+        needed = compiler.need(node)
+        if needed is not None:
+            positives.append(needed)
+            ranked = ranked or _free_text(node)
+        if compiler.pure(node) is not None:
+            continue  # decided by the driving expression alone
+        if isinstance(node, Term) and not node.substring:
+            needles += [(needle_pattern(n), node.column) for n in node.needles]
+        elif isinstance(node, Not) and (inner := compiler.pure(node.node)) is not None:
+            negatives.append(inner)
+        else:
+            if isinstance(node, Field) and node.name == "group":
+                group_keys += compiler.group_keys(node.value)
+            residual.append(compiler.sql(node))
+    drive = None
+    if positives:
+        drive = " AND ".join(positives)
+        for negative in negatives:
+            drive = f"({drive}) NOT {negative}"
+    else:
+        residual += [f"NOT {compiler.membership(negative)}" for negative in negatives]
+    terms = _terms(query.root, positive_only=True)
+    # Any word of the query found in a body is worth marking, whichever branch matched;
+    # from: words are not in bodies.
+    highlight = " OR ".join(_term_fts(t) for t in terms if not t.substring and t.column != "author")
+    patterns = [substring_pattern(t.text) for t in terms if t.substring]
+    prefix = any(t.prefix for t in _terms(query.root) if not t.substring)
+    return _Plan(
+        compiler, drive, residual, needles, ranked, prefix, highlight or None,
+        group_keys, patterns,
+    )  # fmt: skip
+
+
+def _build_query(
+    query: str | Query,
+    *,
+    groups: Iterable[str],
+    authors: Iterable[str],
+    since: Any,
+    until: Any,
+    now: datetime | None,
+) -> Query:
+    if not isinstance(query, Query):
+        query = parse_query(query or "", now=now)
+    extra: list[Node] = []
+    group_nodes = [Field("group", g) for g in _as_list(groups)]
+    if group_nodes:
+        extra.append(group_nodes[0] if len(group_nodes) == 1 else Or(tuple(group_nodes)))
+    author_nodes = [author_term(a.rstrip("*"), prefix=a.endswith("*")) for a in _as_list(authors)]
+    if author_nodes:
+        extra.append(author_nodes[0] if len(author_nodes) == 1 else Or(tuple(author_nodes)))
+    if since is not None or until is not None:
+        extra.append(
+            DateRange(
+                start=None if since is None else parse_date_bound(since, now=now),
+                end=None if until is None else parse_date_bound(until, end=True, now=now),
+            )
+        )
+    return query.combined(*extra)
+
+
+def _as_list(values: Iterable[str] | str | None) -> list[str]:
+    if values is None:
+        return []
+    if isinstance(values, str):
+        return [values]
+    return [v for v in values if v]
+
+
+# ---------------------------------------------------------------- running
+
+
+def _where(conditions: Sequence[str]) -> str:
+    return " AND ".join(conditions) if conditions else "1"
+
+
+def _ranked_ids(
+    conn: sqlite3.Connection, plan: _Plan, sort: str, limit: int | None, offset: int
+) -> list[tuple[int, float | None]]:
+    """``(message id, score)`` of the hits to show, in order."""
+    if limit == 0:
+        return []
+    wanted = None if limit is None else offset + limit
+    sql = _ordered_sql(conn, plan, sort, wanted)
+    params = plan.compiler.params
+    if not plan.needles:
+        window = " LIMIT ? OFFSET ?" if limit is not None else " LIMIT -1 OFFSET ?"
+        bounds = [limit, offset] if limit is not None else [offset]
+        query_params = {**params, **{f"w{i}": v for i, v in enumerate(bounds)}}
+        window = window.replace("?", ":w0", 1).replace("?", ":w1", 1)
+        return conn.execute(sql + window, query_params).fetchall()
+    # Identifiers are checked on the text of candidates in their final order, and only
+    # until enough have passed: the index already narrowed them to their words.
+    cursor = conn.execute(sql, params)
+    kept: list[tuple[int, float | None]] = []
+    while wanted is None or len(kept) < wanted:
+        batch = cursor.fetchmany(50)
+        if not batch:
+            break
+        passed = _passing_needles(conn, [row[0] for row in batch], plan.needles)
+        kept += [row for row in batch if row[0] in passed]
+    cursor.close()
+    return kept[offset:wanted]
+
+
+# What a plan costs, in microseconds per step, measured on a million messages: sorting
+# or ranking one full-text hit joined to its message, adding one hit to a temporary
+# set, one step along the posted_at index, and one probe of the index for one message.
+COST_SORT = 1.2
+COST_SET = 0.1
+COST_STEP = 0.2
+COST_PROBE = 7.0
+# Below this many hits, ranking or sorting all of them is always cheap.
+FEW_HITS = 2000
+
+
+def _ordered_sql(conn: sqlite3.Connection, plan: _Plan, sort: str, wanted: int | None) -> str:
+    """SELECT (id, score) of every match, in the order to show them.
+
+    A few full-text hits are ranked or sorted outright. Sorted by date, many hits are
+    found by walking the posted_at index newest first, testing each message against
+    the index (a common word) or against the set of hits built once (a prefix, or a
+    word that is not that common).
+    """
+    c = plan.compiler
+    residual = _where(plan.residual)
+    newest_first = " ORDER BY m.posted_at DESC, m.id DESC"
+    if plan.drive is None:
+        return f"SELECT m.id, NULL FROM messages m WHERE {residual}{newest_first}"
+    drive = c.param(plan.drive)
+    rank = sort == "rank" and plan.ranked
+    score = "bm25(messages_fts, " + ", ".join(str(w) for w in WEIGHTS) + ")"
+    hit_set = f"+m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH {drive})"
+    # bm25 needs every hit (and a per-message probe would recount the whole index to
+    # weigh each word), so ranking always takes them all; only date order can walk.
+    choice = _choose(conn, plan, wanted) if wanted is not None and not rank else "all"
+    if choice == "probe":
+        member = (
+            f"EXISTS (SELECT 1 FROM messages_fts WHERE messages_fts MATCH {drive}"
+            " AND messages_fts.rowid = m.id)"
+        )
+        return f"SELECT m.id, NULL FROM messages m WHERE {member} AND {residual}{newest_first}"
+    if choice == "set":
+        # The unary + keeps SQLite from looking messages up by the set: it walks the
+        # posted_at index instead, newest first, and stops once it has enough.
+        return f"SELECT m.id, NULL FROM messages m WHERE {hit_set} AND {residual}{newest_first}"
+    if rank and not plan.residual:
+        return (
+            f"SELECT messages_fts.rowid, {score} AS score FROM messages_fts"
+            f" WHERE messages_fts MATCH {drive} ORDER BY score, 1"
+        )
+    if rank and not re.search(r"\bm\.(?!id\b)", residual):
+        # Only the id is needed (a group, a negation): no need to read each message.
+        residual = residual.replace("m.id", "messages_fts.rowid")
+        return (
+            f"SELECT messages_fts.rowid, {score} AS score FROM messages_fts"
+            f" WHERE messages_fts MATCH {drive} AND {residual} ORDER BY score, 1"
+        )
+    joined = (
+        "FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid"
+        f" WHERE messages_fts MATCH {drive} AND {residual}"
+    )
+    if rank:
+        return f"SELECT m.id, {score} AS score {joined} ORDER BY score, 1"
+    return f"SELECT m.id, NULL {joined}{newest_first}"
+
+
+def _choose(conn: sqlite3.Connection, plan: _Plan, wanted: int) -> str:
+    """The cheapest date-order plan by the cost model above: "all", "set" or "probe"."""
+    assert plan.drive is not None
+    messages = conn.execute("SELECT max(id) FROM messages").fetchone()[0] or 0
+    # Count hits only as far as it can change the choice.
+    if plan.prefix:
+        cap = math.isqrt(int(COST_STEP / (COST_SORT - COST_SET) * wanted * messages)) + 1
+    else:
+        cap = math.isqrt(int((COST_PROBE - COST_STEP) / COST_SET * wanted * messages)) + 1
+    hits = _count(conn, "messages_fts WHERE messages_fts MATCH ?", [plan.drive], cap=cap)
+    if hits < FEW_HITS:
+        return "all"
+    walk = min(wanted * messages / hits, messages)
+    costs = {"all": hits * COST_SORT, "set": hits * COST_SET + walk * COST_STEP}
+    if not plan.prefix:  # a prefix is expanded again on every probe
+        costs["probe"] = walk * COST_PROBE
+    return min(costs, key=costs.__getitem__)
+
+
+def _count(conn: sqlite3.Connection, source: str, params: list[Any], cap: int) -> int:
+    return conn.execute(
+        f"SELECT count(*) FROM (SELECT 1 FROM {source} LIMIT ?)", [*params, cap]
+    ).fetchone()[0]
+
+
+_NEEDLE_FIELDS = {
+    None: ("subject", "author", "masked_address", "body_text"),
+    "subject": ("subject",),
+    "author": ("author", "masked_address"),
+}
+
+
+def _passing_needles(
+    conn: sqlite3.Connection, ids: list[int], needles: list[tuple[str, str | None]]
+) -> set[int]:
+    passed = set()
+    rows = conn.execute(
+        "SELECT id, subject, author, masked_address, body_text FROM messages"
+        " WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(ids),),
+    )
+    names = ("id", "subject", "author", "masked_address", "body_text")
+    for row in rows:
+        fields = dict(zip(names, row, strict=True))
+        if all(
+            _contains(pattern, *(fields[name] for name in _NEEDLE_FIELDS[column]))
+            for pattern, column in needles
+        ):
+            passed.add(fields["id"])
+    return passed
+
+
+def _hits(
+    conn: sqlite3.Connection,
+    ranked: list[tuple[int, float | None]],
+    plan: _Plan,
+    *,
+    snippets: bool,
+    highlight: tuple[str, str],
+) -> list[SearchHit]:
+    if not ranked:
+        return []
+    ids = [row[0] for row in ranked]
+    id_list = json.dumps(ids)
+    messages = {
+        row[0]: row
+        for row in conn.execute(
+            "SELECT id, subject, author, masked_address, posted_at FROM messages"
+            " WHERE id IN (SELECT value FROM json_each(?))",
+            (id_list,),
+        )
+    }
+    postings: dict[int, list[tuple]] = {}
+    for row in conn.execute(
+        "SELECT message_id, group_key, topic_id, thread_id, url FROM postings"
+        " WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY message_id, id",
+        (id_list,),
+    ):
+        postings.setdefault(row[0], []).append(row)
+    texts = _snippets(conn, ids, plan, highlight) if snippets else {}
+    hits = []
+    for message_id, score in ranked:
+        _, subject, author, masked, posted_at = messages[message_id]
+        places = postings.get(message_id, [])
+        first = places[0] if places else (message_id, "", "", None, "")
+        groups = tuple(dict.fromkeys(place[1] for place in places))
+        hits.append(
+            SearchHit(
+                id=message_id,
+                subject=subject,
+                author=author,
+                masked_address=masked,
+                posted_at=_parse_time(posted_at),
+                groups=groups,
+                url=first[4],
+                group_key=first[1],
+                topic_id=first[2],
+                thread_id=first[3],
+                snippet=texts.get(message_id, ""),
+                score=None if score is None else -score,
+            )
+        )
+    return hits
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def _snippets(
+    conn: sqlite3.Connection, ids: list[int], plan: _Plan, highlight: tuple[str, str]
+) -> dict[int, str]:
+    """A short excerpt of each body, matches marked; computed for these rows only."""
+    found: dict[int, str] = {}
+    if plan.highlight is not None:
+        sql = (
+            f"SELECT snippet(messages_fts, {FTS_COLUMNS.index('body_text')}, ?, ?, ?, ?)"
+            " FROM messages_fts WHERE messages_fts MATCH ? AND rowid = ?"
+        )
+        for message_id in ids:
+            row = conn.execute(
+                sql, (MARK_START, MARK_END, ELLIPSIS, SNIPPET_TOKENS, plan.highlight, message_id)
+            ).fetchone()
+            if row and row[0] and (MARK_START in row[0] or not plan.patterns):
+                found[message_id] = row[0]
+    missing = [i for i in ids if i not in found]
+    if missing:
+        for message_id, body in conn.execute(
+            "SELECT id, body_text FROM messages WHERE id IN (SELECT value FROM json_each(?))",
+            (json.dumps(missing),),
+        ):
+            found[message_id] = _text_snippet(body or "", plan.patterns)
+    start, end = highlight
+    return {
+        message_id: _SPACE.sub(" ", text).strip().replace(MARK_START, start).replace(MARK_END, end)
+        for message_id, text in found.items()
+    }
+
+
+def _text_snippet(body: str, patterns: list[str], context: int = 60) -> str:
+    """An excerpt around the first substring match (FTS5 cannot see inside tokens)."""
+    regex = _compiled("|".join(f"(?:{p})" for p in patterns)) if patterns else None
+    first = regex.search(body) if regex else None
+    if first is None:
+        words = body.split()
+        text = " ".join(words[:SNIPPET_TOKENS])
+        return text + ELLIPSIS if len(words) > SNIPPET_TOKENS else text
+    start = max(first.start() - context, 0)
+    end = min(first.end() + context * 2, len(body))
+    excerpt = regex.sub(lambda m: MARK_START + m[0] + MARK_END, body[start:end])
+    return (ELLIPSIS if start else "") + excerpt + (ELLIPSIS if end < len(body) else "")
+
+
+def _check(sort: str, limit: int | None, offset: int) -> None:
+    if sort not in SORTS:
+        raise ValueError(f"sort must be one of {SORTS}, not {sort!r}")
+    if limit is not None and limit < 0:
+        raise ValueError("limit must be zero or more")
+    if offset < 0:
+        raise ValueError("offset must be zero or more")
+
+
+# ---------------------------------------------------------------- public API
+
+
+def search(
+    db_or_archive: Any,
+    query: str | Query = "",
+    *,
+    groups: Iterable[str] = (),
+    authors: Iterable[str] = (),
+    since: str | date | datetime | None = None,
+    until: str | date | datetime | None = None,
+    sort: str = "rank",
+    limit: int | None = 20,
+    offset: int = 0,
+    snippets: bool = True,
+    now: datetime | None = None,
+    highlight: tuple[str, str] = ("**", "**"),
+) -> list[SearchHit]:
+    """Messages matching ``query`` and the filters, best first (or newest first).
+
+    ``groups`` and ``authors`` match any of their values (like ``group:`` and
+    ``from:``); ``since`` and ``until`` take dates, datetimes, or text such as
+    ``2024-03-01`` or ``7d``; ``until`` includes a whole given day. A query without
+    words (only filters, or empty) lists messages newest first. ``sort="rank"``
+    orders by bm25 when there are words to rank by. ``highlight`` wraps the matched
+    words in each snippet. Raises :class:`BadQuery` for a malformed query.
+    """
+    _check(sort, limit, offset)
+    parsed = _build_query(query, groups=groups, authors=authors, since=since, until=until, now=now)
+    with _Reading(db_or_archive) as conn:
+        plan = _plan(conn, parsed)
+        ranked = _ranked_ids(conn, plan, sort, limit, offset)
+        return _hits(conn, ranked, plan, snippets=snippets, highlight=highlight)
+
+
+def matching_message_ids(
+    db_or_archive: Any,
+    query: str | Query = "",
+    *,
+    groups: Iterable[str] = (),
+    authors: Iterable[str] = (),
+    since: str | date | datetime | None = None,
+    until: str | date | datetime | None = None,
+    sort: str = "date",
+    limit: int | None = None,
+    now: datetime | None = None,
+) -> list[int]:
+    """The ids of every message matching (newest first, or best first with ``"rank"``).
+
+    For ``export --query`` and ``feed --query``: no snippets, no row reads.
+    """
+    _check(sort, limit, 0)
+    parsed = _build_query(query, groups=groups, authors=authors, since=since, until=until, now=now)
+    with _Reading(db_or_archive) as conn:
+        plan = _plan(conn, parsed)
+        return [row[0] for row in _ranked_ids(conn, plan, sort, limit, 0)]
+
+
+def search_threads(
+    db_or_archive: Any,
+    query: str | Query = "",
+    *,
+    groups: Iterable[str] = (),
+    authors: Iterable[str] = (),
+    since: str | date | datetime | None = None,
+    until: str | date | datetime | None = None,
+    sort: str = "rank",
+    limit: int | None = 20,
+    offset: int = 0,
+    now: datetime | None = None,
+) -> list[ThreadHit]:
+    """Threads holding matching messages, one per thread with its number of hits.
+
+    A message cross-posted to several groups counts in each group's thread; with
+    group filters, only threads in those groups are listed. Ranked by the best hit
+    in the thread, or by the newest hit with ``sort="date"``.
+    """
+    _check(sort, limit, offset)
+    parsed = _build_query(query, groups=groups, authors=authors, since=since, until=until, now=now)
+    with _Reading(db_or_archive) as conn:
+        plan = _plan(conn, parsed)
+        hits = _ranked_ids(conn, plan, sort, None, 0)
+        if not hits:
+            return []
+        scored = sort == "rank" and plan.ranked and plan.drive is not None
+        ids = json.dumps([[message_id, score] for message_id, score in hits])
+        params: dict[str, Any] = {"hits": ids}
+        in_groups = ""
+        if plan.group_keys:
+            in_groups = " AND p.group_key IN (SELECT value FROM json_each(:groups))"
+            params["groups"] = json.dumps(plan.group_keys)
+        order = "best, latest DESC" if scored else "latest DESC, best"
+        window = ""
+        if limit is not None:
+            window = " LIMIT :limit OFFSET :offset"
+            params.update(limit=limit, offset=offset)
+        rows = conn.execute(
+            f"""
+            WITH hits AS (
+                SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS score
+                FROM json_each(:hits)
+            ), per_thread AS (
+                SELECT p.thread_id, count(DISTINCT h.id) AS hits, min(h.score) AS best,
+                       max(m.posted_at) AS latest
+                FROM hits h
+                JOIN postings p ON p.message_id = h.id{in_groups}
+                JOIN messages m ON m.id = h.id
+                GROUP BY p.thread_id
+            )
+            SELECT t.id, t.group_key, t.topic_id, t.subject, t.url, pt.hits,
+                   t.message_count, pt.latest, t.last_activity_at, pt.best
+            FROM per_thread pt JOIN threads t ON t.id = pt.thread_id
+            ORDER BY {order}, t.id{window}
+            """,
+            params,
+        ).fetchall()
+    return [
+        ThreadHit(
+            thread_id=row[0],
+            group_key=row[1],
+            topic_id=row[2],
+            subject=row[3],
+            url=row[4],
+            hits=row[5],
+            message_count=row[6],
+            latest_hit_at=_parse_time(row[7]),
+            last_activity_at=_parse_time(row[8]) if row[8] else None,
+            score=-row[9] if scored else None,
+        )
+        for row in rows
+    ]
+
+
+# ---------------------------------------------------------------- output
+
+
+def hits_to_json(items: Sequence[SearchHit | ThreadHit]) -> str:
+    return json.dumps([item.to_dict() for item in items], indent=2, ensure_ascii=False)
+
+
+def hits_to_ndjson(items: Sequence[SearchHit | ThreadHit]) -> str:
+    return "".join(json.dumps(item.to_dict(), ensure_ascii=False) + "\n" for item in items)
+
+
+HIT_CSV_COLUMNS = (
+    "id", "posted_at", "author", "masked_address", "subject", "groups", "url",
+    "group_key", "topic_id", "thread_id", "snippet", "score",
+)  # fmt: skip
+THREAD_CSV_COLUMNS = (
+    "thread_id", "group_key", "topic_id", "subject", "url", "hits", "message_count",
+    "latest_hit_at", "last_activity_at", "score",
+)  # fmt: skip
+
+
+def hits_to_csv(items: Sequence[SearchHit | ThreadHit], *, threads: bool = False) -> str:
+    """CSV with a header row; a message's ``groups`` are joined with ``;``."""
+    out = io.StringIO()
+    columns = THREAD_CSV_COLUMNS if threads else HIT_CSV_COLUMNS
+    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
+    writer.writeheader()
+    for item in items:
+        row = item.to_dict()
+        if "groups" in row:
+            row["groups"] = ";".join(row["groups"])
+        writer.writerow({key: "" if row[key] is None else row[key] for key in columns})
+    return out.getvalue()
+
+
+def _char_width(char: str) -> int:
+    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
+        return 0
+    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
+
+
+def display_width(text: str) -> int:
+    return sum(_char_width(c) for c in text if c not in (MARK_START, MARK_END))
+
+
+def _fit(text: str, width: int, *, bold: tuple[str, str] | None = None) -> str:
+    """``text`` cut to ``width`` terminal columns (with an ellipsis), markers rendered.
+
+    ``bold`` gives the strings for the highlight markers: ANSI codes take no room,
+    plain markers do. A marker left open by the cut is closed.
+    """
+    start, end = bold or ("", "")
+    start_width, end_width = _visible_width(start), _visible_width(end)
+    marks = text.count(MARK_START)
+    full = display_width(text) + marks * (start_width + end_width) <= width
+    limit = width if full else max(width - 1, 0)
+    out: list[str] = []
+    used = reserved = 0
+    for char in text:
+        if char == MARK_START:
+            if used + start_width + end_width > limit:
+                break
+            out.append(start)
+            used += start_width
+            reserved = end_width
+        elif char == MARK_END:
+            out.append(end)
+            used += end_width
+            reserved = 0
+        else:
+            w = _char_width(char)
+            if used + w + reserved > limit:
+                break
+            out.append(char)
+            used += w
+    if reserved:
+        out.append(end)
+    if not full:
+        out.append(ELLIPSIS)
+    return "".join(out)
+
+
+def _visible_width(marker: str) -> int:
+    return 0 if marker.startswith("\x1b") else display_width(marker)
+
+
+def _pad(text: str, width: int) -> str:
+    return text + " " * max(width - display_width(text), 0)
+
+
+def render_table(
+    items: Sequence[SearchHit | ThreadHit],
+    *,
+    width: int = 100,
+    bold: tuple[str, str] = ("**", "**"),
+) -> str:
+    """The human-readable listing: each line fits in ``width`` columns.
+
+    ``bold`` renders the highlight markers of snippets made with
+    ``highlight=(MARK_START, MARK_END)``: ANSI bold on a terminal, plain text markers
+    otherwise. URLs are never cut.
+    """
+    width = max(width, 40)
+    authors = [_author(item) for item in items if isinstance(item, SearchHit)]
+    author_width = min(max([display_width(a) for a in authors] + [8]), 24, width // 5)
+    lines: list[str] = []
+    for item in items:
+        if isinstance(item, ThreadHit):
+            lines += _thread_lines(item, width)
+        else:
+            lines += _hit_lines(item, width, author_width, bold)
+    return "".join(line.rstrip() + "\n" for line in lines)
+
+
+_INDENT = " " * 12
+
+
+def _short_group(key: str) -> str:
+    return key.removesuffix("@googlegroups.com")
+
+
+def _author(hit: SearchHit) -> str:
+    return hit.author or hit.masked_address or "(unknown)"
+
+
+def _hit_lines(hit: SearchHit, width: int, author_width: int, bold: tuple[str, str]) -> list[str]:
+    date_text = hit.posted_at.strftime("%Y-%m-%d")
+    author_cell = _pad(_fit(_author(hit), author_width), author_width)
+    room = width - len(_INDENT) - author_width - 2
+    groups = ""
+    if hit.groups:
+        groups = _fit(", ".join(_short_group(g) for g in hit.groups), max(room * 2 // 5, 10))
+        groups = f"  [{groups}]"
+    subject = _fit(hit.subject or "(no subject)", room - display_width(groups))
+    lines = [f"{date_text}  {author_cell}  {_pad(subject, 0)}{groups}"]
+    if hit.snippet:
+        room = width - len(_INDENT)
+        lines.append(_INDENT + _fit(_focus(hit.snippet, room), room, bold=bold))
+    lines.append(_INDENT + hit.url)
+    return lines
+
+
+def _focus(snippet: str, room: int) -> str:
+    """Drop leading words so the first highlighted match shows on a narrow line."""
+    at = snippet.find(MARK_START)
+    if at < 0 or display_width(snippet[:at]) < room // 2:
+        return snippet
+    words = snippet[:at].split(" ")
+    while words and display_width(" ".join(words)) > room // 3:
+        words.pop(0)
+    return ELLIPSIS + " ".join(words) + snippet[at:]
+
+
+def _thread_lines(thread: ThreadHit, width: int) -> list[str]:
+    count = f"{thread.hits} hit" + ("" if thread.hits == 1 else "s")
+    head = f"{count:>8}  {thread.latest_hit_at:%Y-%m-%d}  "
+    group = f"  [{thread.group_key}]"
+    subject_room = width - len(head) - display_width(group)
+    if subject_room < 12:
+        group, subject_room = "", width - len(head)
+    first = head + _fit(thread.subject or "(no subject)", subject_room) + group
+    return [first, " " * len(head) + thread.url]
+
+
+# ---------------------------------------------------------------- the command
+
+
+def print_results(
+    query: str,
+    *,
+    db_path: str | Path,
+    groups: Iterable[str] = (),
+    authors: Iterable[str] = (),
+    since: str | None = None,
+    until: str | None = None,
+    sort: str = "rank",
+    limit: int | None = 20,
+    offset: int = 0,
+    threads: bool = False,
+    output: str | None = None,
+    stdout: Any = None,
+    stderr: Any = None,
+) -> None:
+    """What ``listarchive search`` does: search, then write one output format to stdout.
+
+    ``output`` is None (a table fitted to the terminal, matches in bold when stdout is
+    one, else marked with ``**``), ``"json"``, ``"nl"`` or ``"csv"``.
+    """
+    import os
+    import shutil
+    import sys
+
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    table = output is None
+    filters = {"groups": groups, "authors": authors, "since": since, "until": until}
+    if threads:
+        items: list = search_threads(
+            db_path, query, sort=sort, limit=limit, offset=offset, **filters
+        )
+    else:
+        marks = (MARK_START, MARK_END) if table else ("**", "**")
+        items = search(
+            db_path, query, sort=sort, limit=limit, offset=offset, highlight=marks, **filters
+        )
+    if output == "json":
+        text = hits_to_json(items) + "\n"
+    elif output == "nl":
+        text = hits_to_ndjson(items)
+    elif output == "csv":
+        text = hits_to_csv(items, threads=threads)
+    else:
+        terminal = stdout.isatty()
+        bold = ("\x1b[1m", "\x1b[22m") if terminal and not os.environ.get("NO_COLOR") else None
+        width = shutil.get_terminal_size((100, 24)).columns
+        text = render_table(items, width=width, bold=bold or ("**", "**"))
+        if not items:
+            stderr.write("No messages match.\n" if not threads else "No threads match.\n")
+    try:
+        stdout.write(text)
+        stdout.flush()
+    except BrokenPipeError:
+        # The reader (head, less) has gone: stop quietly, as Unix tools do.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, stdout.fileno())

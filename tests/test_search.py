@@ -1,0 +1,742 @@
+"""Search over an archive built by syncing the simulator's demo groups.
+
+Most tests compare the search with an independent oracle: a few lines of Python that
+decide, message by message, what each query must match. The archive is built once per
+session and only read (search opens it read-only), so tests share it.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import subprocess
+import sys
+import unicodedata
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from archive import search as search_module
+from archive.db import Archive
+from archive.query import is_token_char
+from archive.search import (
+    SearchHit,
+    matching_message_ids,
+    print_results,
+    search,
+    search_threads,
+)
+from archive.sync import sync_groups, targets_from_urls
+from scraper.errors import ArchiveError, BadQuery
+from scraper.http import Fetcher
+from scraper.models import Group, GroupRef, Message, Thread
+from tests.simulator import GroupsState, Simulator
+from tests.simulator.demo import CHEN, FATIMA, body, populate
+
+NOW = datetime(2025, 3, 31, 12, tzinfo=UTC)
+ANNOUNCE = "demo-announce@googlegroups.com"
+DEV = "dev@example.org"
+
+# Messages whose text holds the parts of the demo's identifiers, but not the identifiers.
+DECOYS = {
+    "Decoy: the parts apart": "CVE 2024 was a busy year; ticket 3177 is unrelated. "
+    "Also cve 2024 3177 written with spaces, v1 30 2, go1 22 1 and kubernetes kubernetes 12345.",
+    "Decoy: longer identifiers": "See CVE-2024-31770, v1.30.20, v1.30.2.1, go1.22.10, "
+    "kubernetes/kubernetes#123456 and XCVE-2024-3177.",
+    "Decoy: 中文分词 without spaces": "这是一个测试：中文分词很难。",
+}
+
+
+def _add_decoys(state: GroupsState) -> None:
+    dev = state.group("dev", "example.org")
+    when = datetime(2025, 5, 1, 12, tzinfo=UTC)
+    for i, (subject, text) in enumerate(DECOYS.items()):
+        state.add_topic(
+            dev, subject, *(CHEN if i % 2 else FATIMA), body_html=body(text),
+            posted_at=when + timedelta(days=i),
+        )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def demo_state() -> GroupsState:
+    state = GroupsState()
+    populate(state)
+    _add_decoys(state)
+    return state
+
+
+@pytest.fixture(scope="session")
+def archive_path(tmp_path_factory, demo_state) -> Path:
+    path = tmp_path_factory.mktemp("search") / "archive.db"
+    demo = demo_state.demo
+    with Simulator(demo_state) as sim, Fetcher(base_url=sim.base_url, delay=0) as fetcher:
+        summary = sync_groups(
+            path, targets_from_urls([demo.announce.url, demo.dev.url]), fetcher=fetcher
+        )
+    assert summary.status == "ok"
+    return path
+
+
+# ---------------------------------------------------------------- the oracle
+
+
+def fold(text: str) -> str:
+    """Lower case without diacritics, as the index's unicode61 tokenizer sees text."""
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def tokens(text: str) -> list[str]:
+    return "".join(c if is_token_char(c) else " " for c in fold(text)).split()
+
+
+@dataclass(frozen=True)
+class Row:
+    id: int
+    subject: str
+    author: str
+    masked: str
+    body: str
+    posted_at: datetime
+    groups: frozenset[str]
+
+    def _columns(self, column: str | None) -> list[str]:
+        return {
+            None: [self.subject, f"{self.author} {self.masked}", self.body],
+            "subject": [self.subject],
+            "author": [f"{self.author} {self.masked}"],
+        }[column]
+
+    def has(self, phrase: str, column: str | None = None, prefix: bool = False) -> bool:
+        """The words of ``phrase`` next to each other in one column (last one a prefix)."""
+        wanted = tokens(phrase)
+        for text in self._columns(column):
+            found = tokens(text)
+            for i in range(len(found) - len(wanted) + 1):
+                window = found[i : i + len(wanted)]
+                if window[:-1] == wanted[:-1] and (
+                    window[-1].startswith(wanted[-1]) if prefix else window[-1] == wanted[-1]
+                ):
+                    return True
+        return False
+
+    def exact(self, identifier: str, column: str | None = None) -> bool:
+        """``identifier`` as a whole: not inside a longer word or version."""
+        needle = identifier.lower()
+        for text in self._columns(column):
+            text = text.lower()
+            at = text.find(needle)
+            while at >= 0:
+                before = text[at - 1] if at else " "
+                after = text[at + len(needle) : at + len(needle) + 2]
+                continued = after[:1].isalnum() or (after[:1] in ".-_+" and after[1:2].isalnum())
+                if not before.isalnum() and not continued:
+                    return True
+                at = text.find(needle, at + 1)
+        return False
+
+    def contains(self, text: str) -> bool:
+        return any(text in column for column in self._columns(None))
+
+    def on_or_after(self, day: str) -> bool:
+        return self.posted_at >= datetime.fromisoformat(day).replace(tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def rows(archive_path) -> list[Row]:
+    conn = sqlite3.connect(archive_path)
+    found = []
+    for row in conn.execute(
+        "SELECT m.id, m.subject, m.author, coalesce(m.masked_address, ''), m.body_text,"
+        " m.posted_at, (SELECT group_concat(group_key, ' ') FROM postings p"
+        " WHERE p.message_id = m.id) FROM messages m"
+    ):
+        posted = datetime.fromisoformat(row[5].replace("Z", "+00:00"))
+        found.append(Row(*row[:5], posted, frozenset(row[6].split())))
+    conn.close()
+    assert len(found) > 300
+    return found
+
+
+def ids(hits) -> set[int]:
+    return {hit.id for hit in hits}
+
+
+# Every operator alone and in combination, each with what it must mean.
+ORACLE_CASES = [
+    ("upgrade", lambda r: r.has("upgrade")),
+    ("upgrade plugins", lambda r: r.has("upgrade") and r.has("plugins")),
+    ("upgrade AND plugins", lambda r: r.has("upgrade") and r.has("plugins")),
+    ('"upgrade guide"', lambda r: r.has("upgrade guide")),
+    ('"the upgrade guide does not"', lambda r: r.has("the upgrade guide does not")),
+    ("migration OR reviewers", lambda r: r.has("migration") or r.has("reviewers")),
+    ("plugins -upgrade", lambda r: r.has("plugins") and not r.has("upgrade")),
+    ("plugins NOT upgrade", lambda r: r.has("plugins") and not r.has("upgrade")),
+    ("-thanks", lambda r: not r.has("thanks")),
+    ("NOT thanks NOT agreed", lambda r: not r.has("thanks") and not r.has("agreed")),
+    ("arm*", lambda r: r.has("arm", prefix=True)),
+    ('"release cand"*', lambda r: r.has("release cand", prefix=True)),
+    (
+        "(migration OR reviewers) -thanks",
+        lambda r: (r.has("migration") or r.has("reviewers")) and not r.has("thanks"),
+    ),
+    (
+        "release notes OR checksums -binaries",
+        lambda r: (
+            r.has("release") and (r.has("notes") or r.has("checksums")) and not r.has("binaries")
+        ),
+    ),
+    (
+        "-(thanks OR agreed) lts",
+        lambda r: r.has("lts") and not (r.has("thanks") or r.has("agreed")),
+    ),
+    ("subject:release", lambda r: r.has("release", "subject")),
+    ('subject:"long-term support"', lambda r: r.has("long term support", "subject")),
+    ("subject:plug*", lambda r: r.has("plug", "subject", prefix=True)),
+    ("-subject:re thanks", lambda r: r.has("thanks") and not r.has("re", "subject")),
+    ("from:ann", lambda r: r.has("ann", "author")),
+    ("author:ann", lambda r: r.has("ann", "author")),
+    ("from:example.de", lambda r: r.has("example de", "author")),
+    ("from:guenter...@example.de", lambda r: r.has("guenter example de", "author")),
+    ('from:"Günter Groß"', lambda r: r.has("gunter groß", "author")),
+    ("from:gunter", lambda r: r.has("gunter", "author")),  # diacritics folded
+    ("from:gu*", lambda r: r.has("gu", "author", prefix=True)),
+    ("from:ann OR from:hiro", lambda r: r.has("ann", "author") or r.has("hiro", "author")),
+    ("-from:bot", lambda r: not r.has("bot", "author")),
+    ("from:ann thanks", lambda r: r.has("ann", "author") and r.has("thanks")),
+    ("group:dev", lambda r: DEV in r.groups),
+    ("group:dev@example.org", lambda r: DEV in r.groups),
+    ("group:demo-announce", lambda r: ANNOUNCE in r.groups),
+    ("group:https://groups.google.com/a/example.org/g/dev", lambda r: DEV in r.groups),
+    ("-group:dev", lambda r: DEV not in r.groups),
+    ("group:dev group:demo-announce", lambda r: r.groups == {ANNOUNCE, DEV}),
+    ("group:dev OR from:hiro", lambda r: DEV in r.groups or r.has("hiro", "author")),
+    ("group:demo-announce arm64", lambda r: ANNOUNCE in r.groups and r.has("arm64")),
+    ("after:2025-03-15", lambda r: r.on_or_after("2025-03-15")),
+    ("before:2024-02-01", lambda r: not r.on_or_after("2024-02-01")),
+    (
+        "on:2025-03-15",
+        lambda r: r.on_or_after("2025-03-15") and not r.on_or_after("2025-03-16"),
+    ),
+    ("after:120d", lambda r: r.posted_at >= NOW - timedelta(days=120)),
+    ("before:1y", lambda r: r.posted_at < datetime(2024, 3, 31, 12, tzinfo=UTC)),
+    ("after:2w", lambda r: r.posted_at >= NOW - timedelta(weeks=2)),
+    ("after:4m", lambda r: r.posted_at >= datetime(2024, 11, 30, 12, tzinfo=UTC)),
+    ("-after:2024-02-01", lambda r: not r.on_or_after("2024-02-01")),
+    (
+        "thanks after:2025-01-01 before:2025-04-01 group:demo-announce -from:ann",
+        lambda r: (
+            r.has("thanks")
+            and r.on_or_after("2025-01-01")
+            and not r.on_or_after("2025-04-01")
+            and ANNOUNCE in r.groups
+            and not r.has("ann", "author")
+        ),
+    ),
+    ("CVE-2024-3177", lambda r: r.exact("CVE-2024-3177")),
+    ("cve-2024-3177", lambda r: r.exact("CVE-2024-3177")),
+    ("v1.30.2", lambda r: r.exact("v1.30.2")),
+    ("go1.22.1", lambda r: r.exact("go1.22.1")),
+    ("kubernetes/kubernetes#12345", lambda r: r.exact("kubernetes/kubernetes#12345")),
+    ("v1.30*", lambda r: r.has("v1 30", prefix=True) and "v1.30" in (r.subject + r.body).lower()),
+    ("subject:CVE-2024-3177", lambda r: r.exact("CVE-2024-3177", "subject")),
+    ('"fixed in v1.30.2"', lambda r: r.has("fixed in v1 30 2") and r.exact("v1.30.2")),
+    (
+        "CVE-2024-3177 OR go1.22.1",
+        lambda r: r.exact("CVE-2024-3177") or r.exact("go1.22.1"),
+    ),
+    ("-CVE-2024-3177 v1.30.2", lambda r: r.exact("v1.30.2") and not r.exact("CVE-2024-3177")),
+    ("v1.30.2 -go1.22.1", lambda r: r.exact("v1.30.2") and not r.exact("go1.22.1")),
+    ("v1.30.2 arm64 OR sync", lambda r: r.exact("v1.30.2") and (r.has("arm64") or r.has("sync"))),
+    ("cve 2024 3177", lambda r: r.has("cve") and r.has("2024") and r.has("3177")),
+    ('"cve 2024 3177"', lambda r: r.has("cve 2024 3177")),
+    ("Überprüfung", lambda r: r.has("uberprufung")),
+    ("uberprufung", lambda r: r.has("uberprufung")),
+    ("版本发布", lambda r: r.contains("版本发布")),
+    ("中文", lambda r: r.contains("中文")),
+    ("subject:中文", lambda r: "中文" in r.subject),
+    ("中文 -decoy", lambda r: r.contains("中文") and not r.has("decoy")),
+    ("中文 OR reviewers", lambda r: r.contains("中文") or r.has("reviewers")),
+    ('"Demo 2.0"', lambda r: r.has("demo 2 0") and r.exact("2.0")),
+    ("", lambda r: True),
+]
+
+
+@pytest.mark.parametrize(("query", "expected"), ORACLE_CASES, ids=[c[0] for c in ORACLE_CASES])
+def test_every_operator_and_combination_matches_the_oracle(archive_path, rows, query, expected):
+    want = {row.id for row in rows if expected(row)}
+    got = search(archive_path, query, limit=None, now=NOW)
+    assert ids(got) == want
+    assert len(got) == len(want)  # one result per distinct message
+    if query:
+        assert 0 < len(want) < len(rows), "the case must tell a right answer from a wrong one"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"), ORACLE_CASES[::3], ids=[c[0] for c in ORACLE_CASES[::3]]
+)
+def test_matching_message_ids_agrees(archive_path, rows, query, expected):
+    want = {row.id for row in rows if expected(row)}
+    found = matching_message_ids(archive_path, query, now=NOW)
+    assert set(found) == want and len(found) == len(want)
+    by_id = {row.id: row for row in rows}
+    dates = [by_id[i].posted_at for i in found]
+    assert dates == sorted(dates, reverse=True)
+
+
+PLAN_QUERIES = [
+    "thanks",
+    "agreed -thanks",
+    "thanks group:dev",
+    "v1.30.2",
+    "from:ann thanks",
+    "arm* OR upgrade*",
+    "thanks after:2024-06-01 before:2024-09-01",
+    "thanks OR upgrade after:2025-01-01 before:2025-03-20",
+]
+
+
+@pytest.mark.parametrize("choice", ["set", "probe"])
+def test_every_date_plan_gives_the_same_answers(archive_path, monkeypatch, choice):
+    """Large archives walk the date index newest first instead of sorting every hit;
+    forced here on the demo, the walks must give what sorting gives."""
+    expected = {q: search(archive_path, q, sort="date", limit=7, offset=2) for q in PLAN_QUERIES}
+    assert all(expected.values())
+    monkeypatch.setattr(search_module, "_choose", lambda *args: choice)
+    for query in PLAN_QUERIES:
+        found = search(archive_path, query, sort="date", limit=7, offset=2)
+        assert [h.id for h in found] == [h.id for h in expected[query]], query
+
+
+def test_plans_are_chosen_by_cost(archive_path, monkeypatch):
+    from archive.query import parse_query
+    from archive.search import _choose, _plan, _Reading
+
+    with _Reading(archive_path) as conn:
+
+        def choice(query: str, wanted: int = 20) -> str:
+            return _choose(conn, _plan(conn, parse_query(query)), wanted)
+
+        assert choice("reviewers") == "all"  # few hits: sort them
+        monkeypatch.setattr(search_module, "FEW_HITS", 0)
+        assert choice("thanks OR agreed OR lts", wanted=1) == "probe"  # common: walk
+        assert choice("th*", wanted=1) == "set"  # a prefix is never probed row by row
+        assert choice("reviewers", wanted=1000) == "all"
+
+
+# ---------------------------------------------------------------- identifiers
+
+
+def subjects(hits) -> set[str]:
+    return {hit.subject for hit in hits}
+
+
+@pytest.mark.parametrize(
+    "identifier", ["CVE-2024-3177", "v1.30.2", "go1.22.1", "kubernetes/kubernetes#12345"]
+)
+def test_identifiers_never_match_their_parts_or_longer_ids(archive_path, identifier):
+    hits = search(archive_path, identifier, limit=None)
+    assert hits
+    assert not {s for s in subjects(hits) if s.startswith("Decoy")}
+    # ...while the words of the decoys are there to be found
+    loose = " ".join(re.split(r"[^0-9A-Za-z]+", identifier))
+    assert any(s.startswith("Decoy") for s in subjects(search(archive_path, loose, limit=None)))
+
+
+def test_identifier_finds_the_advisory_and_the_release(archive_path):
+    assert "[demo-announce] Security advisory: CVE-2024-3177" in subjects(
+        search(archive_path, "CVE-2024-3177")
+    )
+    assert "Go toolchain bump to go1.22.1" in subjects(search(archive_path, "go1.22.1"))
+    longer = search(archive_path, "CVE-2024-31770")
+    assert subjects(longer) == {"Decoy: longer identifiers"}
+    assert subjects(search(archive_path, "v1.30.20")) == {"Decoy: longer identifiers"}
+
+
+# ---------------------------------------------------------------- results
+
+
+def test_a_cross_post_is_one_result_listing_every_group(archive_path, demo_state):
+    original, copy = demo_state.demo.cross_posts[1]
+    message = original.messages[0]
+    hits = search(archive_path, "subject:advisory from:ann -subject:re")
+    assert len(hits) == 1
+    hit = hits[0]
+    assert hit.groups == (ANNOUNCE, DEV)
+    assert hit.url == message.url  # the canonical URL: the first posting's
+    assert hit.thread == (ANNOUNCE, original.id)
+    assert hit.group_key == ANNOUNCE and hit.topic_id == original.id
+    assert hit.posted_at == message.posted_at
+    assert hit.subject == message.subject
+    assert hit.author == "Ann Author"
+    assert hit.masked_address == "ann.a...@example.com"
+    # found through either group, still once
+    assert [h.id for h in search(archive_path, "advisory group:dev from:ann -subject:re")] == [
+        hit.id
+    ]
+    assert copy.id != original.id
+
+
+def test_snippet_highlights_the_identifier_as_a_whole(archive_path):
+    hits = search(archive_path, "CVE-2024-3177 subject:advisory -subject:re")
+    assert "**CVE-2024-3177**" in hits[0].snippet
+    assert "\n" not in hits[0].snippet
+
+
+def test_snippet_markers_are_the_callers(archive_path):
+    hits = search(archive_path, "reviewers", highlight=("<b>", "</b>"))
+    assert hits and all("<b>reviewers</b>" in h.snippet.lower() for h in hits)
+
+
+def test_snippet_marks_words_from_every_branch_and_substrings(archive_path):
+    hits = search(archive_path, "中文 OR reviewers", limit=None)
+    marked = [h.snippet for h in hits]
+    assert any("**中文**" in s for s in marked)
+    assert any("**reviewers**" in s.lower() for s in marked)
+
+
+def test_no_snippets_when_not_asked(archive_path):
+    assert all(h.snippet == "" for h in search(archive_path, "thanks", snippets=False))
+
+
+def test_filter_only_query_lists_newest_first_with_an_opening_snippet(archive_path, rows):
+    hits = search(archive_path, "group:dev", limit=5)
+    dev = sorted((r for r in rows if DEV in r.groups), key=lambda r: (r.posted_at, r.id))
+    assert [h.id for h in hits] == [r.id for r in reversed(dev)][:5]
+    assert all(h.score is None for h in hits)
+    first_words = " ".join(dev[-1].body.split()[:5])
+    assert hits[0].snippet.startswith(first_words)
+
+
+def test_keyword_filters_do_what_the_operators_do(archive_path):
+    def same(query, **filters):
+        return [h.id for h in search(archive_path, query, limit=None, sort="date", **filters)]
+
+    assert same("thanks", groups=["dev"]) == same("thanks group:dev")
+    assert same("", groups=["dev", "demo-announce"]) == same("group:dev OR group:demo-announce")
+    assert same("thanks", authors=["ann"]) == same("thanks from:ann")
+    assert same("", authors=["ann", "bruno"]) == same("from:ann OR from:bruno")
+    assert same("", since="2025-03-15") == same("after:2025-03-15")
+    # --until includes the day it names
+    assert same("", until="2025-03-15") == same("before:2025-03-16")
+    assert same("", since="2025-03-15", until="2025-03-15") == same("on:2025-03-15")
+    assert same("", since="30d", now=NOW) == same("after:30d", now=NOW)
+
+
+def test_rank_puts_subject_matches_first(archive_path, rows):
+    hits = search(archive_path, "arm64", limit=None)
+    in_subject = [h for h in hits if "arm64" in h.subject.lower()]
+    assert in_subject and len(in_subject) < len(hits)
+    assert hits[: len(in_subject)] == in_subject
+    scores = [h.score for h in hits]
+    assert scores == sorted(scores, reverse=True)
+
+
+def test_sort_date_is_newest_first(archive_path):
+    hits = search(archive_path, "thanks", sort="date", limit=None)
+    dates = [(h.posted_at, h.id) for h in hits]
+    assert dates == sorted(dates, reverse=True)
+    assert all(h.score is None for h in hits)
+
+
+@pytest.mark.parametrize("sort", ["rank", "date"])
+def test_limit_and_offset_page_through_the_same_order(archive_path, sort):
+    everything = [h.id for h in search(archive_path, "thanks OR agreed", sort=sort, limit=None)]
+    assert len(everything) > 30
+    pages = [
+        [h.id for h in search(archive_path, "thanks OR agreed", sort=sort, limit=10, offset=o)]
+        for o in range(0, 30, 10)
+    ]
+    assert sum(pages, []) == everything[:30]
+    assert search(archive_path, "thanks", limit=0) == []
+
+
+def test_accepts_an_archive_or_a_connection(archive_path):
+    expected = [h.id for h in search(archive_path, "reviewers")]
+    with Archive(archive_path, create=False) as archive:
+        assert [h.id for h in search(archive, "reviewers")] == expected
+        assert [h.id for h in search(archive.db, "reviewers")] == expected
+        assert [h.id for h in search(archive.db.conn, "reviewers")] == expected
+
+
+# ---------------------------------------------------------------- threads
+
+
+def test_threads_count_hits_per_thread(archive_path, rows, demo_state):
+    long_thread = demo_state.demo.long_thread
+    threads = search_threads(archive_path, "lts", limit=None)
+    by_topic = {t.topic_id: t for t in threads}
+    thread = by_topic[long_thread.id]
+    expected = sum(1 for r in rows if r.has("lts") and r.subject.endswith(long_thread.subject))
+    assert thread.hits == expected > 1
+    assert thread.url == long_thread.url
+    assert thread.group_key == ANNOUNCE
+    assert sum(t.hits for t in threads) == len(search(archive_path, "lts", limit=None))
+    assert len({t.thread_id for t in threads}) == len(threads)
+
+
+def test_threads_list_a_cross_post_in_each_group_unless_filtered(archive_path, demo_state):
+    original, copy = demo_state.demo.cross_posts[1]
+    topics = {t.topic_id for t in search_threads(archive_path, "CVE-2024-3177", limit=None)}
+    assert {original.id, copy.id} <= topics
+    in_dev = search_threads(archive_path, "CVE-2024-3177", groups=["dev"], limit=None)
+    assert {t.group_key for t in in_dev} == {DEV}
+
+
+def test_threads_sorted_by_date_or_rank(archive_path):
+    by_date = search_threads(archive_path, "thanks", sort="date", limit=None)
+    latest = [t.latest_hit_at for t in by_date]
+    assert latest == sorted(latest, reverse=True) and len(latest) > 5
+    by_rank = search_threads(archive_path, "thanks", limit=None)
+    scores = [t.score for t in by_rank]
+    assert scores == sorted(scores, reverse=True)
+    assert len(search_threads(archive_path, "thanks", limit=3, offset=2)) == 3
+    assert [t.thread_id for t in search_threads(archive_path, "thanks", limit=3, offset=2)] == [
+        t.thread_id for t in by_rank[2:5]
+    ]
+
+
+# ---------------------------------------------------------------- errors
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        ('"unbalanced', "unbalanced quote"),
+        ("freeze OR", "OR needs a term on both sides"),
+        ("NOT", "NOT needs a term after it"),
+        ("(freeze", "unbalanced parentheses"),
+        ("after:someday", "after: expects a date"),
+        ("group:nope", "no archived group matches 'nope'; archived groups: " + ANNOUNCE),
+        ("🎉", "has no letters or digits"),
+    ],
+)
+def test_bad_queries_raise_bad_query(archive_path, query, message):
+    with pytest.raises(BadQuery, match=re.escape(message)):
+        search(archive_path, query)
+
+
+def test_bad_option_values_raise_bad_query(archive_path):
+    with pytest.raises(BadQuery, match="--since expects a date"):
+        search(archive_path, "", since="last tuesday")
+    with pytest.raises(BadQuery, match="no archived group matches 'nope'"):
+        search(archive_path, "", groups=["nope"])
+
+
+def test_missing_archive(tmp_path):
+    with pytest.raises(ArchiveError, match="no archive at .*; run listarchive sync first"):
+        search(tmp_path / "missing.db", "x")
+    assert not (tmp_path / "missing.db").exists()
+
+
+def test_not_an_archive(tmp_path):
+    junk = tmp_path / "junk.db"
+    junk.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(ArchiveError, match="corrupt or not a listarchive archive"):
+        search(junk, "x")
+    other = tmp_path / "other.db"
+    sqlite3.connect(other).execute("CREATE TABLE t (x)").connection.commit()
+    with pytest.raises(ArchiveError, match="not a listarchive archive"):
+        search(other, "x")
+
+
+# ---------------------------------------------------------------- ranking, by hand
+
+
+def _tiny_archive(path: Path) -> None:
+    group = Group(GroupRef("tiny"), "1", "tiny@googlegroups.com", "Tiny")
+    when = datetime(2024, 5, 1, tzinfo=UTC)
+    filler = " ".join(f"word{i}" for i in range(40))
+    bodies = [
+        ("Zebra crossing", f"<p>{filler} {filler}</p>"),  # subject only, the oldest
+        ("Nothing here", f"<p>{filler} zebra {filler}</p>"),  # body only
+        ("Other", f"<p>{filler} {filler} plain</p>"),
+    ]
+    with Archive(path) as archive:
+        for i, (subject, html) in enumerate(bodies):
+            message = Message(f"m{i:011d}", f"t{i:010d}", "Someone", when + timedelta(days=i),
+                              subject, html)  # fmt: skip
+            archive.save_thread(Thread(group, f"t{i:010d}", subject, (message,)), seen_at=when)
+
+
+def test_subject_is_weighted_above_body(tmp_path):
+    path = tmp_path / "tiny.db"
+    _tiny_archive(path)
+    assert [h.subject for h in search(path, "zebra")] == ["Zebra crossing", "Nothing here"]
+    by_date = search(path, "zebra", sort="date")
+    assert [h.subject for h in by_date] == ["Nothing here", "Zebra crossing"]
+
+
+# ---------------------------------------------------------------- the command
+
+
+def run_cli(*args: str):
+    from click.testing import CliRunner
+
+    from archive.cli import cli
+
+    return CliRunner().invoke(cli, ["search", *args])
+
+
+def test_cli_json_parses_back(archive_path):
+    result = run_cli("--db", str(archive_path), "CVE-2024-3177", "--json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    expected = search(archive_path, "CVE-2024-3177")
+    assert [d["id"] for d in data] == [h.id for h in expected]
+    first = data[0]
+    assert set(first) >= {"subject", "author", "posted_at", "groups", "url", "snippet"}
+    assert first["groups"] == list(expected[0].groups)
+    assert "**CVE-2024-3177**" in "".join(d["snippet"] for d in data)
+    assert result.stderr == ""
+
+
+def test_cli_nl_is_one_object_per_line(archive_path):
+    result = run_cli("--db", str(archive_path), "thanks", "--nl", "--limit", "5")
+    lines = result.stdout.splitlines()
+    assert len(lines) == 5
+    assert [json.loads(line)["id"] for line in lines] == [
+        h.id for h in search(archive_path, "thanks", limit=5)
+    ]
+
+
+def test_cli_csv_parses_back(archive_path):
+    import csv
+    import io
+
+    result = run_cli("--db", str(archive_path), "advisory", "--csv", "--sort", "date")
+    records = list(csv.DictReader(io.StringIO(result.stdout)))
+    hits = search(archive_path, "advisory", sort="date")
+    assert [int(r["id"]) for r in records] == [h.id for h in hits]
+    assert [r["groups"].split(";") for r in records] == [list(h.groups) for h in hits]
+    assert records[0]["url"] == hits[0].url
+
+
+def test_cli_table_fits_the_width_and_marks_matches_without_a_terminal(archive_path):
+    result = CliRunnerWithColumns(80).invoke("--db", str(archive_path), "reviewers")
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines
+    assert "**reviewers**" in result.stdout.lower()
+    assert "\x1b[" not in result.stdout
+    for line in lines:
+        assert len(line) <= 80 or line.strip().startswith("https://")
+
+
+class CliRunnerWithColumns:
+    def __init__(self, columns: int) -> None:
+        self.columns = columns
+
+    def invoke(self, *args: str):
+        from click.testing import CliRunner
+
+        from archive.cli import cli
+
+        runner = CliRunner(env={"COLUMNS": str(self.columns)})
+        return runner.invoke(cli, ["search", *args])
+
+
+class FakeTerminal:
+    def __init__(self) -> None:
+        self.text = ""
+
+    def write(self, text: str) -> int:
+        self.text += text
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_table_is_bold_on_a_terminal(archive_path, monkeypatch):
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    out, err = FakeTerminal(), FakeTerminal()
+    print_results("reviewers", db_path=archive_path, stdout=out, stderr=err)
+    assert "\x1b[1mreviewers\x1b[22m" in out.text.lower()
+    assert "**" not in out.text
+
+
+def test_cli_threads(archive_path, demo_state):
+    result = run_cli("--db", str(archive_path), "lts", "--threads", "--json")
+    data = json.loads(result.stdout)
+    assert data[0]["hits"] >= 1 and "thread_id" in data[0]
+    table = run_cli("--db", str(archive_path), "lts", "--threads").stdout
+    assert demo_state.demo.long_thread.url in table
+    assert re.search(r"\d+ hits", table)
+
+
+def test_cli_filters_and_sort(archive_path):
+    result = run_cli(
+        "--db", str(archive_path), "--group", "dev", "--from", "ann", "--since", "2024-01-01",
+        "--until", "2025-12-31", "--sort", "date", "--limit", "0", "--json",
+    )  # fmt: skip
+    data = json.loads(result.stdout)
+    expected = search(archive_path, "group:dev from:ann after:2024-01-01", sort="date", limit=None)
+    assert [d["id"] for d in data] == [h.id for h in expected] and data
+
+
+def test_cli_query_words_may_be_separate_arguments(archive_path):
+    joined = run_cli("--db", str(archive_path), "--json", "upgrade guide").stdout
+    separate = run_cli("--db", str(archive_path), "--json", "upgrade", "guide").stdout
+    assert json.loads(joined) == json.loads(separate) != []
+
+
+@pytest.mark.parametrize(
+    "query", ['"code freeze', "OR", "freeze AND", "from:", "on:2024-02-30", "(a", "a)", "*"]
+)
+def test_cli_bad_query_exits_12_with_one_line(archive_path, query):
+    result = run_cli("--db", str(archive_path), "--json", query)
+    assert result.exit_code == 12
+    assert result.stdout == ""
+    assert result.stderr.startswith("Error: ") and result.stderr.count("\n") == 1
+
+
+def test_cli_missing_archive(tmp_path):
+    result = run_cli("--db", str(tmp_path / "none.db"), "x")
+    assert result.exit_code == 11
+    assert "no archive at" in result.stderr and result.stdout == ""
+
+
+def test_cli_no_results(archive_path):
+    result = run_cli("--db", str(archive_path), "zzzyzzx")
+    assert result.exit_code == 0 and result.stdout == ""
+    assert result.stderr == "No messages match.\n"
+    assert run_cli("--db", str(archive_path), "zzzyzzx", "--json").stdout == "[]\n"
+
+
+def test_cli_search_does_not_load_the_http_or_html_stack(archive_path):
+    code = (
+        "import sys\n"
+        "from archive.cli import cli\n"
+        "try:\n"
+        "    cli(['search', '--db', sys.argv[1], '--json', 'CVE-2024-3177'])\n"
+        "except SystemExit as exit:\n"
+        "    assert not exit.code, exit.code\n"
+        "heavy = ('httpx', 'bs4', 'lxml', 'markdownify', 'scraper.http', 'scraper.pages',\n"
+        "         'scraper.crawl', 'archive.sync', 'tenacity')\n"
+        "sys.stderr.write(' '.join(m for m in heavy if m in sys.modules))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code, str(archive_path)],
+        capture_output=True,
+        text=True,
+        cwd=Path(__file__).resolve().parents[1],
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)[0]["subject"]
+    assert done.stderr == ""
+
+
+def test_hit_to_dict_round_trips_through_json(archive_path):
+    hit = search(archive_path, "go1.22.1")[0]
+    assert isinstance(hit, SearchHit)
+    data = json.loads(json.dumps(hit.to_dict()))
+    assert data["posted_at"].endswith("Z")
+    assert datetime.fromisoformat(data["posted_at"]) == hit.posted_at
