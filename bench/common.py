@@ -67,9 +67,10 @@ class ChildRun:
     wall: float  # seconds
     user: float  # CPU seconds
     system: float
-    max_rss_kb: int
+    max_rss_kb: int  # wait4's ru_maxrss: see peak_rss_kb
     stdout: str
     stderr: str
+    peak_rss_kb: int | None = None  # the child's own VmHWM, when it reported it
 
     @property
     def cpu(self) -> float:
@@ -77,7 +78,8 @@ class ChildRun:
 
     @property
     def max_rss_mb(self) -> float:
-        return self.max_rss_kb / 1024
+        """Peak RSS: the child's own report if it made one (see :mod:`bench.peak_rss`)."""
+        return (self.peak_rss_kb if self.peak_rss_kb is not None else self.max_rss_kb) / 1024
 
     def check(self) -> ChildRun:
         if self.returncode != 0:
@@ -91,8 +93,16 @@ def run_child(
     args: Sequence[str], *, cwd: Path = REPO, env: dict[str, str] | None = None,
     timeout: float = 3600,
 ) -> ChildRun:
-    """Run ``args`` to completion; its own rusage comes from wait4, not RUSAGE_CHILDREN."""
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    """Run ``args`` to completion; its own rusage comes from wait4, not RUSAGE_CHILDREN.
+
+    A child that writes its peak RSS to ``$BENCH_PEAK_FILE`` (``bench.peak_rss``) has it
+    read back into ``peak_rss_kb``.
+    """
+    env = dict(env if env is not None else os.environ)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err, \
+            tempfile.TemporaryDirectory() as scratch:
+        peak_file = Path(scratch) / "peak"
+        env["BENCH_PEAK_FILE"] = str(peak_file)
         started = time.perf_counter()
         process = subprocess.Popen(list(args), cwd=cwd, env=env, stdout=out, stderr=err,
                                    stdin=subprocess.DEVNULL)
@@ -115,6 +125,7 @@ def run_child(
             max_rss_kb=usage.ru_maxrss,  # kilobytes on Linux
             stdout=out.read().decode("utf-8", "replace"),
             stderr=err.read().decode("utf-8", "replace"),
+            peak_rss_kb=int(peak_file.read_text()) if peak_file.exists() else None,
         )
 
 
@@ -130,6 +141,11 @@ def python_env() -> dict[str, str]:
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
     env["PYTHONDONTWRITEBYTECODE"] = "1"
     return env
+
+
+def measured_listarchive_command() -> list[str]:
+    """``listarchive`` run so that it reports its own peak RSS (see :mod:`bench.peak_rss`)."""
+    return [sys.executable, "-m", "bench.peak_rss"]
 
 
 def listarchive_command() -> list[str]:

@@ -159,7 +159,7 @@ def bench_sync(plan: Plan, raw: dict[str, Any], work: Path) -> list[Figure]:
             noops[size] = syncing.noop_syncs(sim, Path(firsts[size]["db"]), size, plan.noop_reps)
             log(f"  sync with nothing new, {_n(size)}: {noops[size]['wall'] * 1000:.0f} ms, "
                 f"{noops[size]['requests']} request(s)")
-        startup = [run_child([*syncing.listarchive_command(), "--version"],
+        startup = [run_child([*syncing.measured_listarchive_command(), "--version"],
                              env=syncing.python_env()).check() for _ in range(plan.noop_reps)]
         size_ratio = syncing.size_ratio(Path(firsts[big]["db"]))
     raw["sync"] = {"first": firsts, "fetch_baseline": fetch, "stages_no_latency": stages,

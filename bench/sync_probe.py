@@ -85,7 +85,10 @@ def main(argv: list[str] | None = None) -> int:
         "save": spent["save_thread"] - spent["text"],
     }
     stages["other"] = wall - sum(stages.values())
+    from bench.peak_rss import peak_kb
+
     print(json.dumps({
+        "peak_rss_mb": peak_kb() / 1024,
         "delay": delay,
         "wall": wall,
         "imports": imported - started,

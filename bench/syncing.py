@@ -20,7 +20,7 @@ from typing import Any
 from bench.common import (
     SimulatorProcess,
     archive_bytes,
-    listarchive_command,
+    measured_listarchive_command,
     median,
     percentile,
     python_env,
@@ -46,7 +46,7 @@ def sizes_spec(sizes: list[int]) -> list[tuple[str, int, int]]:
 def sync_once(sim: SimulatorProcess, db: Path, messages: int, *,
               delay: float | None = 0.0) -> dict[str, Any]:
     """One ``listarchive sync`` process; its cost, and the simulator's CPU meanwhile."""
-    args = [*listarchive_command(), "sync", "--db", str(db), "--base-url", sim.base_url,
+    args = [*measured_listarchive_command(), "sync", "--db", str(db), "--base-url", sim.base_url,
             "--quiet", "--json"]
     if delay is not None:
         args += ["--delay", str(delay)]
@@ -57,6 +57,7 @@ def sync_once(sim: SimulatorProcess, db: Path, messages: int, *,
         "wall": run.wall,
         "cpu": run.cpu,
         "max_rss_mb": run.max_rss_mb,
+        "rss_source": "VmHWM" if run.peak_rss_kb is not None else "ru_maxrss",
         "requests": summary["requests"],
         "new_messages": summary["new_messages"],
         "status": summary["status"],
@@ -154,7 +155,8 @@ def size_ratio(db: Path) -> dict[str, Any]:
 
 def startup_rss_mb() -> float:
     """Peak RSS of ``listarchive --version``: the interpreter and the CLI's imports."""
-    return run_child([*listarchive_command(), "--version"], env=python_env()).check().max_rss_mb
+    return run_child([*measured_listarchive_command(), "--version"],
+                     env=python_env()).check().max_rss_mb
 
 
 def remove_all(folder: Path) -> None:

@@ -65,6 +65,8 @@ def test_syncs_fetch_each_thread_once_and_a_sync_with_nothing_new_costs_one_requ
     # 4 threads of 50 messages and one group page (the list fits on it).
     assert first["requests"] == 5
     assert all(r["new_messages"] == 200 for r in first["runs"])
+    # Peak memory is the sync process's own high-water mark, not its parent's.
+    assert {r["rss_source"] for r in first["runs"]} == {"VmHWM"}
     assert first["max_rss_mb"] > 0
     assert {n["requests"] for n in sync["noop"].values()} == {1}
     assert sync["fetch_baseline"]["requests"] == 4
