@@ -448,3 +448,110 @@ def feed_command(
     )
     if out:
         click.echo(f"Wrote {len(feed.entries)} entries to {out}", err=True)
+
+
+@cli.command("show")
+@click.argument("thread")
+@db_option
+@click.option(
+    "--group", metavar="GROUP", help="The group, when a topic id is archived in several."
+)
+def show_command(thread: str, db_path: str, group: str | None) -> None:
+    """Print an archived thread as text: its subject, then each message.
+
+    THREAD is a topic id or any URL of the thread or of one of its messages.
+
+    \b
+    Example:
+        listarchive show https://groups.google.com/g/golang-announce/c/KWekwiRSa2I
+        listarchive show KWekwiRSa2I | less
+    """
+    from archive.db import Archive
+    from archive.export import render_thread_text, resolve_thread
+
+    with Archive(db_path, create=False) as archive:
+        group_key, topic_id = resolve_thread(archive, thread, group=group)
+        click.echo(render_thread_text(archive.get_thread(group_key, topic_id)), nl=False)
+
+
+@cli.command("export")
+@click.argument("threads", nargs=-1, metavar="[THREAD]...")
+@db_option
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(file_okay=False),
+    help="Write one file per thread into DIR (created if missing), named "
+    "YYYY-MM-DD-<slug>.md; exporting again overwrites the same files.",
+)
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["markdown", "json"]),
+    default="markdown",
+    show_default=True,
+    help="Markdown with front matter for Jekyll or Hugo, or JSON with every field.",
+)
+@click.option("--first-only", is_flag=True, help="Only the opening message: the announcement.")
+@click.option("--quotes", "keep_quotes", is_flag=True, help="Keep quoted earlier messages.")
+@click.option("--group", metavar="GROUP", help="Threads of GROUP (address, name or URL).")
+@click.option("--since", metavar="DATE", help="Threads started on or after DATE (or 7d, 2w ago).")
+@click.option("--until", metavar="DATE", help="Threads started up to and including DATE.")
+@click.option("--query", metavar="QUERY", help="Threads with a message matching QUERY.")
+def export_command(
+    threads: tuple[str, ...],
+    db_path: str,
+    out_dir: str | None,
+    fmt: str,
+    first_only: bool,
+    keep_quotes: bool,
+    group: str | None,
+    since: str | None,
+    until: str | None,
+    query: str | None,
+) -> None:
+    """Export threads as Markdown (Jekyll/Hugo posts) or JSON.
+
+    THREAD is a topic id or any URL of a thread or one of its messages. Without
+    THREAD, --group, --since, --until and --query select threads from the archive;
+    with THREAD they narrow the list. One thread goes to stdout unless --out is
+    given; several need --out (or --format json, which writes one JSON array).
+
+    \b
+    Example:
+        listarchive export https://groups.google.com/g/golang-announce/c/KWekwiRSa2I
+        listarchive export --group golang-announce --since 30d --first-only --out _posts
+        listarchive export --query 'subject:"[security]"' --format json > security.json
+    """
+    from archive.db import Archive
+    from archive.export import export_threads, select_threads
+
+    if not threads and not any(v is not None for v in (group, since, until, query)):
+        raise click.UsageError(
+            "give THREAD ids or URLs, or select with --group, --since, --until or --query"
+        )
+    with Archive(db_path, create=False) as archive:
+        selection = select_threads(
+            archive, threads, group=group, since=since, until=until, query=query
+        )
+        if not selection:
+            click.echo("No threads match.", err=True)
+            return
+        if out_dir is None and fmt == "markdown" and len(selection) > 1:
+            raise click.UsageError(
+                f"{len(selection)} threads match: give --out DIR for one file each "
+                "(or --format json for one JSON array on stdout)"
+            )
+        written = export_threads(
+            archive,
+            selection,
+            out_dir,
+            fmt,
+            first_only=first_only,
+            keep_quotes=keep_quotes,
+        )
+    for path in written:
+        click.echo(str(path))
+    if out_dir is not None:
+        noun = "thread" if len(written) == 1 else "threads"
+        click.echo(f"Exported {len(written)} {noun} to {out_dir}", err=True)

@@ -1,0 +1,634 @@
+"""Threads out of the archive: readable text for ``show``, Markdown and JSON for ``export``.
+
+Everything here but :func:`export_threads` (which writes files) is a pure function
+over the thread dictionaries :meth:`archive.db.Archive.get_thread` returns. The
+archive is only read. Like search, this module imports no HTTP code; bs4 and
+markdownify are imported by :mod:`archive.markdown` only when a body is converted.
+
+Markdown exports follow Jekyll's ``_posts`` convention (``YYYY-MM-DD-slug.md``) and
+carry YAML front matter that Jekyll and Hugo both read. Every string in it is a
+JSON-style double-quoted string, which is valid YAML: no subject can break out of
+its value or start a new key.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import re
+import sys
+import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from archive.markdown import escape_markdown, html_to_markdown, safe_url
+from scraper.errors import BadURL, ListarchiveError, NotFound
+
+__all__ = [
+    "FORMATS",
+    "export_filename",
+    "export_threads",
+    "front_matter",
+    "render_thread_text",
+    "resolve_thread",
+    "select_threads",
+    "subject_tags",
+    "thread_to_json",
+    "thread_to_markdown",
+    "yaml_string",
+]
+
+FORMATS = ("markdown", "json")
+EXTENSIONS = {"markdown": "md", "json": "json"}
+SLUG_MAX_BYTES = 80
+_TOPIC_ID = re.compile(r"[A-Za-z0-9_-]{6,32}\Z")
+
+ThreadKey = tuple[str, str]  # (group_key, topic_id)
+
+
+# --- finding threads ------------------------------------------------------------------
+
+
+def resolve_thread(archive, text: str, *, group: str | None = None) -> ThreadKey:
+    """The archived thread a THREAD argument names: a topic id or any URL of the thread
+    or one of its messages.
+
+    A bare topic id found in several groups needs ``group`` (a key, name or URL) to
+    choose; otherwise the error lists the candidates.
+    """
+    text = (text or "").strip()
+    if _TOPIC_ID.match(text):
+        candidates = sorted({row["group_key"] for row in archive.list_threads(topic_id=text)})
+        if group is not None:
+            wanted = set(_group_keys(archive, group))
+            candidates = [key for key in candidates if key in wanted]
+        if not candidates:
+            where = f" in {group}" if group else ""
+            raise NotFound(f"no thread with topic id {text!r}{where} in the archive")
+        if len(candidates) > 1:
+            raise NotFound(
+                f"topic id {text!r} is in several groups ({', '.join(candidates)}); "
+                "give the thread's URL or --group to choose"
+            )
+        return candidates[0], text
+
+    from scraper.models import ThreadRef
+    from scraper.urls import parse_url
+
+    ref = parse_url(text)
+    if not isinstance(ref, ThreadRef):
+        raise BadURL(
+            f"{text!r} names a group, not a thread; give a topic id or a URL with /c/<topic>"
+        )
+    key = ref.group.key
+    if not archive.list_threads(key, topic_id=ref.topic_id):
+        raise NotFound(
+            f"thread {ref.thread_url} is not in the archive; run listarchive sync {ref.group.url}"
+        )
+    return key, ref.topic_id
+
+
+def _group_keys(archive, value: str) -> list[str]:
+    from archive.search import resolve_group
+    from scraper.errors import BadQuery
+
+    try:
+        return resolve_group(archive.db.conn, value)
+    except BadQuery as err:
+        raise NotFound(str(err)) from None
+
+
+def select_threads(
+    archive,
+    threads: Sequence[str] = (),
+    *,
+    group: str | None = None,
+    since: str | datetime | None = None,
+    until: str | datetime | None = None,
+    query: str | None = None,
+    now: datetime | None = None,
+) -> list[ThreadKey]:
+    """The threads to export: those listed, in their order, or else the selection,
+    oldest first.
+
+    ``threads`` are THREAD arguments (see :func:`resolve_thread`). The options narrow
+    them down, or, without any, select from the whole archive: ``group`` (key, name or
+    URL), ``since``/``until`` (a date such as ``2024-03-01`` or a span such as ``30d``;
+    compared with the thread's first message, ``until`` including that whole day) and
+    ``query`` (the search language: threads with at least one matching message).
+    """
+    from archive.query import parse_date_bound
+
+    start = parse_date_bound(since, now=now) if since is not None else None
+    end = parse_date_bound(until, end=True, now=now) if until is not None else None
+    group_keys = _group_keys(archive, group) if group is not None else None
+
+    if threads:
+        keys = [resolve_thread(archive, text, group=group) for text in threads]
+        if query is not None:
+            matching = {key for key in _query_threads(archive, query, group_keys)}
+            keys = [key for key in keys if key in matching]
+    elif query is not None:
+        keys = _query_threads(archive, query, group_keys)
+    else:
+        keys = [
+            (row["group_key"], row["topic_id"])
+            for key in group_keys or [None]
+            for row in archive.list_threads(key)
+        ]
+    if group_keys is not None:
+        keys = [key for key in keys if key[0] in group_keys]
+    keys = list(dict.fromkeys(keys))  # a thread named twice is exported once
+    if threads and start is None and end is None:
+        return keys  # as the user listed them
+
+    created = {
+        (row["group_key"], row["topic_id"]): _when(row["created_at"])
+        for key in group_keys or [None]
+        for row in archive.list_threads(key)
+    }
+    if start is not None:
+        keys = [k for k in keys if created.get(k) is not None and created[k] >= start]
+    if end is not None:
+        keys = [k for k in keys if created.get(k) is not None and created[k] < end]
+    if not threads:
+        far_past = datetime.min.replace(tzinfo=UTC)
+        keys.sort(key=lambda k: (created.get(k) or far_past, k))
+    return keys
+
+
+def _query_threads(archive, query: str, group_keys: list[str] | None) -> list[ThreadKey]:
+    from archive.search import search_threads
+
+    hits = search_threads(archive, query, groups=group_keys or (), limit=None, sort="date")
+    return [(hit.group_key, hit.topic_id) for hit in hits]
+
+
+# --- pieces shared by every format ----------------------------------------------------
+
+_LEADING_TAG_OR_MARKER = re.compile(
+    r"\s*(?:(?P<marker>(?:re|fwd?|aw|sv|antw)\s*(?:\[\d+\]|\(\d+\))?\s*:)"
+    r"|\[(?P<tag>[^\[\]]{1,64})\])",
+    re.IGNORECASE,
+)
+
+
+def subject_tags(subject: str) -> list[str]:
+    """List tags from the front of a subject: ``"Re: [security] [ANN] x"`` -> security, ann."""
+    tags: list[str] = []
+    pos = 0
+    while match := _LEADING_TAG_OR_MARKER.match(subject or "", pos):
+        if match.group("tag"):
+            tag = " ".join(match.group("tag").split()).lower()
+            if tag and tag not in tags:
+                tags.append(tag)
+        pos = match.end()
+    return tags
+
+
+def _bare_subject(subject: str) -> str:
+    """The subject without its leading reply markers and list tags, case folded."""
+    pos = 0
+    while match := _LEADING_TAG_OR_MARKER.match(subject, pos):
+        pos = match.end()
+    return " ".join(subject[pos:].split()).casefold()
+
+
+def _title(thread: dict[str, Any]) -> str:
+    from archive.text import strip_list_tags
+
+    subject = _clean_line(thread.get("subject") or "")
+    return strip_list_tags(subject) or subject or "(no subject)"
+
+
+def _clean_line(text: str) -> str:
+    """One line of text without control characters (terminal escapes, NULs, newlines)."""
+    return " ".join(
+        "".join(
+            " " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text
+        ).split()
+    )
+
+
+def _clean_block(text: str) -> str:
+    """Multi-line text without control characters other than newlines and tabs."""
+    text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf"))
+
+
+def _when(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    moment = datetime.fromisoformat(value)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _thread_start(thread: dict[str, Any]) -> datetime | None:
+    started = _when(thread.get("created_at"))
+    if started is None and thread.get("messages"):
+        started = _when(thread["messages"][0].get("posted_at"))
+    return started
+
+
+def _author(message: dict[str, Any]) -> str:
+    return (
+        _clean_line(message.get("author") or "")
+        or _clean_line(message.get("masked_address") or "")
+        or "(unknown)"
+    )
+
+
+def _short_time(value: str | None) -> str:
+    moment = _when(value)
+    return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "(no date)"
+
+
+def _group_label(thread: dict[str, Any]) -> str:
+    group = thread.get("group") or {}
+    return _clean_line(group.get("title") or "") or thread["group_key"]
+
+
+# --- show -----------------------------------------------------------------------------
+
+
+def render_thread_text(thread: dict[str, Any]) -> str:
+    """The thread as plain text for a terminal: subject, then each message."""
+    messages = thread.get("messages") or []
+    lines = [
+        _clean_line(thread.get("subject") or "") or "(no subject)",
+        f"{thread['group_key']} · {len(messages)} message{'s' if len(messages) != 1 else ''}"
+        f" · {thread.get('url') or ''}".rstrip(" ·"),
+    ]
+    for number, message in enumerate(messages, 1):
+        lines.append("")
+        author = _author(message)
+        masked = _clean_line(message.get("masked_address") or "")
+        if masked and masked != author:
+            author += f" <{masked}>"
+        header = f"[{number}/{len(messages)}] {author} · {_short_time(message['posted_at'])}"
+        if message.get("missing_since"):
+            header += " · deleted upstream"
+        lines.append(header)
+        subject = _clean_line(message.get("subject") or "")
+        if subject and _bare_subject(subject) != _bare_subject(thread.get("subject") or ""):
+            lines.append(f"Subject: {subject}")
+        lines.append("")
+        body = _clean_block(message.get("body_text") or "").strip("\n")
+        lines.append(body or "(no text)")
+        for attachment in message.get("attachments") or []:
+            name = _clean_line(attachment.get("filename") or "") or "attachment"
+            lines.append(f"[attachment] {name} {_clean_line(attachment.get('url') or '')}")
+    return "\n".join(lines) + "\n"
+
+
+# --- Markdown -------------------------------------------------------------------------
+
+_YAML_UNSAFE = re.compile("[\x7f-\x9f\u2028\u2029\ud800-\udfff\ufeff\ufffe\uffff]")
+
+
+def yaml_string(value: str) -> str:
+    """A double-quoted YAML scalar that reads back as exactly ``value``.
+
+    JSON strings are YAML; on top of JSON's escapes, characters YAML 1.1 treats as
+    line breaks or does not allow unescaped are written as ``\\uXXXX``.
+    """
+    quoted = json.dumps(value, ensure_ascii=False)
+    return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", quoted)
+
+
+def _yaml_value(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, datetime):
+        return value.astimezone(UTC).isoformat(timespec="seconds")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_yaml_value(item) for item in value) + "]"
+    return yaml_string(str(value))
+
+
+def front_matter(thread: dict[str, Any], *, layout: str = "post") -> dict[str, Any]:
+    """The front matter fields, in order: layout, title, date, author, groups, source,
+    message_count, tags."""
+    messages = thread.get("messages") or []
+    first = messages[0] if messages else {}
+    groups = [thread["group_key"]]
+    for key in first.get("groups") or []:
+        if key not in groups:
+            groups.append(key)
+    group_name = (thread.get("group") or {}).get("name") or thread["group_key"].split("@")[0]
+    tags = subject_tags(thread.get("subject") or "")
+    for tag in [group_name.lower()]:
+        if tag not in tags:
+            tags.append(tag)
+    fields: dict[str, Any] = {
+        "layout": layout,
+        "title": _title(thread),
+        "date": _thread_start(thread),
+        "author": _author(first) if first else "",
+        "groups": groups,
+        "source": thread.get("url") or "",
+        "message_count": thread.get("message_count") or len(messages),
+        "tags": [_clean_line(tag) for tag in tags],
+    }
+    if fields["date"] is None:
+        del fields["date"]
+    return fields
+
+
+def _front_matter_block(fields: dict[str, Any]) -> str:
+    lines = ["---"]
+    lines += [f"{name}: {_yaml_value(value)}" for name, value in fields.items()]
+    lines.append("---")
+    return "\n".join(lines)
+
+
+def _attachments_markdown(message: dict[str, Any]) -> str:
+    items = []
+    for attachment in message.get("attachments") or []:
+        name = escape_markdown(_clean_line(attachment.get("filename") or "") or "attachment")
+        url = safe_url(attachment.get("url"))
+        items.append(f"- [{name}]({url})" if url else f"- {name}")
+    return "*Attachments:*\n\n" + "\n".join(items) if items else ""
+
+
+def thread_to_markdown(
+    thread: dict[str, Any],
+    *,
+    first_only: bool = False,
+    keep_quotes: bool = False,
+    layout: str = "post",
+) -> str:
+    """A Markdown document for the thread: front matter, a line crediting the source,
+    then the messages (just the opening one with ``first_only``, as a blog reposts
+    an announcement). Bodies are converted by :func:`archive.markdown.html_to_markdown`;
+    quoted earlier messages are kept only with ``keep_quotes``."""
+    everything = thread.get("messages") or []
+    # Messages gone upstream are mostly moderated spam: the archive keeps them, a
+    # published page does not (unless nothing else is left of the thread).
+    messages = [m for m in everything if not m.get("missing_since")] or everything
+    if first_only:
+        messages = messages[:1]
+    source = safe_url(thread.get("url"))
+    label = escape_markdown(_group_label(thread))
+    credit = (
+        f"*Originally posted on [{label}]({source})*."
+        if source
+        else (f"*Originally posted on {label}*.")
+    )
+    parts = [_front_matter_block(front_matter(thread, layout=layout)), "", credit]
+    for index, message in enumerate(messages):
+        body = html_to_markdown(message.get("body_html") or "", keep_quotes=keep_quotes)
+        if not body.strip():
+            body = escape_markdown(_clean_block(message.get("body_text") or "").strip())
+        if not first_only:
+            if index:
+                parts += ["", "---"]
+            when = _short_time(message.get("posted_at"))
+            link = safe_url(message.get("url"))
+            stamp = f"[{when}]({link})" if link else when
+            parts += ["", f"**{escape_markdown(_author(message))}** · {stamp}"]
+        parts += ["", body or "*(no text)*"]
+        attachments = _attachments_markdown(message)
+        if attachments:
+            parts += ["", attachments]
+    return "\n".join(parts) + "\n"
+
+
+# --- JSON -----------------------------------------------------------------------------
+
+
+def thread_to_json(
+    thread: dict[str, Any], *, first_only: bool = False, keep_quotes: bool = False
+) -> dict[str, Any]:
+    """The thread as a JSON-ready dict: thread fields, its group, and every field of
+    each message, plus ``body_markdown`` (what the Markdown export writes)."""
+    messages = thread.get("messages") or []
+    if first_only:
+        messages = messages[:1]
+    out = {
+        "group_key": thread["group_key"],
+        "topic_id": thread["topic_id"],
+        "subject": thread.get("subject") or "",
+        "url": thread.get("url"),
+        "created_at": thread.get("created_at"),
+        "last_activity_at": thread.get("last_activity_at"),
+        "message_count": thread.get("message_count"),
+        "complete": thread.get("complete"),
+        "fetched_at": thread.get("fetched_at"),
+        "group": dict(thread.get("group") or {}),
+        "tags": front_matter(thread)["tags"],
+        "messages": [],
+    }
+    for message in messages:
+        item = {key: value for key, value in message.items() if key != "id"}
+        item = {"archive_id": message.get("id"), **item}
+        item["attachments"] = [dict(a) for a in message.get("attachments") or []]
+        item["groups"] = list(message.get("groups") or [])
+        item["body_markdown"] = html_to_markdown(
+            message.get("body_html") or "", keep_quotes=keep_quotes
+        )
+        out["messages"].append(item)
+    return out
+
+
+# --- file names -----------------------------------------------------------------------
+
+
+def _slug(text: str) -> str:
+    """Lower-case letters and digits joined by single dashes; never ``.``, ``/`` or a
+    control character, at most SLUG_MAX_BYTES bytes of UTF-8."""
+    text = unicodedata.normalize("NFKD", text)
+    text = "".join(c for c in text if not unicodedata.combining(c))
+    words = re.split(r"[^\w]+|_", text.lower())
+    slug = ""
+    for word in filter(None, words):
+        word = "".join(c for c in word if c.isalnum())
+        if not word:
+            continue
+        candidate = f"{slug}-{word}" if slug else word
+        if len(candidate.encode("utf-8")) > SLUG_MAX_BYTES:
+            if not slug:  # one enormous word: cut it
+                while len(candidate.encode("utf-8")) > SLUG_MAX_BYTES:
+                    candidate = candidate[:-1]
+                slug = candidate
+            break
+        slug = candidate
+    return slug
+
+
+def _name_options(thread: dict[str, Any], ext: str) -> Iterator[str]:
+    from archive.text import strip_list_tags
+
+    started = _thread_start(thread)
+    day = started.strftime("%Y-%m-%d") if started else "undated"
+    subject = thread.get("subject") or ""
+    slug = _slug(strip_list_tags(subject)) or _slug(subject) or "thread"
+    topic = _slug(thread["topic_id"].replace("_", "-")) or "topic"
+    group = _slug(thread["group_key"]) or "group"
+    yield f"{day}-{slug}.{ext}"
+    yield f"{day}-{slug}-{topic}.{ext}"
+    longest = f"{day}-{slug}-{topic}-{group}"
+    yield f"{longest}.{ext}"
+    for n in range(2, 10_000):
+        yield f"{longest}-{n}.{ext}"
+
+
+def export_filename(thread: dict[str, Any], taken: set[str], *, ext: str = "md") -> str:
+    """``YYYY-MM-DD-<slug>.<ext>`` for the thread, not one of ``taken``; added to it.
+
+    The date is the thread's start (UTC), the slug its subject without list tags.
+    When the name is taken (another thread started the same day with the same
+    subject), the topic id is added, then the group.
+    """
+    for name in _name_options(thread, ext):
+        if name not in taken:
+            taken.add(name)
+            return name
+    raise ListarchiveError(f"no free file name for thread {thread.get('url')}")
+
+
+# --- writing --------------------------------------------------------------------------
+
+_SOURCE_LINE = re.compile(r'^source: (".*")\s*$', re.MULTILINE)
+
+
+def _source_of(path: Path) -> str | None:
+    """The source URL a previous export wrote into ``path``, if it is one of ours."""
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return None
+    if path.suffix == ".json":
+        try:
+            source = json.loads(text).get("url")
+        except (ValueError, AttributeError):
+            return None
+        return source if isinstance(source, str) else None
+    if not text.startswith("---\n"):
+        return None
+    end = text.find("\n---", 3)
+    match = _SOURCE_LINE.search(text[: end if end > 0 else 0])
+    if not match:
+        return None
+    try:
+        return json.loads(match.group(1))
+    except ValueError:
+        return None
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    """Replace ``path`` in one step: readers (and a crash) see the old file or the new."""
+    import tempfile
+
+    temporary = None
+    try:
+        descriptor, temporary = tempfile.mkstemp(
+            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+        )
+        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+        # mkstemp makes the file private; a post or data file is meant to be published.
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except OSError as err:
+        if temporary is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(temporary)
+        raise ListarchiveError(f"cannot write {path}: {err.strerror or err}") from None
+
+
+def _prepare_out_dir(out_dir: Path) -> Path:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ListarchiveError(f"--out {out_dir} exists and is not a directory") from None
+    except OSError as err:
+        raise ListarchiveError(f"cannot create {out_dir}: {err.strerror or err}") from None
+    return out_dir.resolve()
+
+
+def export_threads(
+    archive,
+    selection: Iterable[ThreadKey],
+    out_dir: str | Path | None = None,
+    fmt: str = "markdown",
+    *,
+    first_only: bool = False,
+    keep_quotes: bool = False,
+    stream: IO[str] | None = None,
+) -> list[Path]:
+    """Write the selected threads; return the files written.
+
+    With ``out_dir``, one file per thread (the directory is created if missing). A
+    file an earlier export wrote for the same thread is overwritten; any other file
+    is left alone and the thread takes the next name (see :func:`export_filename`),
+    so names stay the same from one export to the next. Without ``out_dir``,
+    Markdown (one thread only) or a JSON array goes to ``stream`` (stdout).
+    """
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    keys = list(selection)
+
+    def threads() -> Iterator[dict[str, Any]]:
+        # One at a time: a large export never holds every thread in memory.
+        for group_key, topic_id in keys:
+            thread = archive.get_thread(group_key, topic_id)
+            if thread is None:
+                raise NotFound(f"thread {topic_id} of {group_key} is not in the archive")
+            yield thread
+
+    def as_json(thread: dict[str, Any]) -> dict[str, Any]:
+        return thread_to_json(thread, first_only=first_only, keep_quotes=keep_quotes)
+
+    def render(thread: dict[str, Any]) -> str:
+        if fmt == "json":
+            return json.dumps(as_json(thread), indent=2, ensure_ascii=False) + "\n"
+        return thread_to_markdown(thread, first_only=first_only, keep_quotes=keep_quotes)
+
+    if out_dir is None:
+        stream = stream or sys.stdout
+        if fmt == "json":
+            stream.write("[")
+            # The same text as json.dumps(list, indent=2), one thread at a time.
+            for index, thread in enumerate(threads()):
+                text = json.dumps(as_json(thread), indent=2, ensure_ascii=False)
+                stream.write(("," if index else "") + "\n" + _indent(text))
+            stream.write("\n]\n" if keys else "]\n")
+        elif len(keys) > 1:
+            raise ValueError("several threads in Markdown need an output directory")
+        else:
+            for thread in threads():
+                stream.write(render(thread))
+        return []
+
+    directory = _prepare_out_dir(Path(out_dir))
+    ext = EXTENSIONS[fmt]
+    used: set[str] = set()
+    written: list[Path] = []
+    for thread in threads():
+        source = thread.get("url")
+        for name in _name_options(thread, ext):
+            if name in used:
+                continue
+            path = directory / name
+            if path.parent != directory or path.name != name:  # never, but never write there
+                raise ListarchiveError(f"refusing to write outside {directory}: {name!r}")
+            if not path.exists() and not path.is_symlink():
+                break
+            if path.is_file() and not path.is_symlink() and _source_of(path) == source:
+                break  # our own earlier export of this thread: rewrite it
+        else:
+            raise ListarchiveError(f"no free file name for thread {source}")
+        used.add(name)
+        _write_atomically(path, render(thread))
+        written.append(path)
+    return written
+
+
+def _indent(text: str) -> str:
+    return "\n".join("  " + line for line in text.split("\n"))
