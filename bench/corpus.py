@@ -29,7 +29,7 @@ from typing import Any
 
 from bench.common import OUT, REPO, remove_archive
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 VOCABULARY_SIZE = 60_000
 GROUPS = ("dev", "announce", "users", "security")
 DOMAIN = "bench.example.org"
@@ -46,11 +46,11 @@ COMMON = (
     "patch review team next user before after way might two release project api "
     "configuration cluster node server client error failure upgrade docs example"
 ).split()
-PHRASES = {  # phrase -> share of messages that carry it
-    "release candidate": 0.03,
+PHRASES = {  # phrase -> share of messages written with it (replies may quote it again)
+    "release candidate": 0.02,
     "code freeze": 0.01,
-    "pull request": 0.05,
-    "breaking change": 0.005,
+    "pull request": 0.005,
+    "breaking change": 0.002,
     "garbage collector pause": 0.001,
 }
 IDENTIFIER = "CVE-2024-3177"
@@ -145,17 +145,19 @@ class Corpus:
     def _words(self, rng: random.Random, k: int) -> list[str]:
         return rng.choices(self.words, cum_weights=self.cumulative, k=k)
 
-    def _paragraph(self, rng: random.Random, words: int) -> str:
+    def _paragraph(self, rng: random.Random, words: int, phrases: bool = False) -> str:
         tokens = self._words(rng, words)
-        for phrase, share in PHRASES.items():
-            if rng.random() < share:
-                tokens.insert(rng.randrange(len(tokens) + 1), phrase)
+        if phrases:
+            for phrase, share in PHRASES.items():
+                if rng.random() < share:
+                    tokens.insert(rng.randrange(len(tokens) + 1), phrase)
         tokens[0] = tokens[0].capitalize()
         return " ".join(tokens) + "."
 
     def _body(self, rng: random.Random, index: int, author: Author, group: str,
               quoted: str | None) -> tuple[str, str]:
-        paragraphs = [self._paragraph(rng, rng.randint(12, 45)) for _ in range(rng.randint(1, 5))]
+        paragraphs = [self._paragraph(rng, rng.randint(12, 45), phrases=i == 0)
+                      for i in range(rng.randint(1, 5))]
         if index % self.identifier_every == self.identifier_every // 2:
             paragraphs.insert(1, f"This fixes {IDENTIFIER}; please upgrade.")
         elif index % self.identifier_every == self.identifier_every // 3:

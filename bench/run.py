@@ -31,6 +31,7 @@ from bench.common import OUT, REPO, SimulatorProcess, machine_facts, median, run
 
 README = REPO / "bench" / "README.md"
 RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
+FULL_START, FULL_END = "<!-- full-results:start -->", "<!-- full-results:end -->"
 
 
 @dataclass(frozen=True)
@@ -344,9 +345,11 @@ def header(machine: dict[str, Any], command: str, started: datetime, seconds: fl
     )
 
 
-def write_readme(text: str) -> None:
+def write_readme(text: str, *, full: bool = False) -> None:
+    """Replace the table of the quick run (or of the full run) in bench/README.md."""
+    opening, closing = (FULL_START, FULL_END) if full else (RESULTS_START, RESULTS_END)
     readme = README.read_text()
-    start, end = readme.index(RESULTS_START) + len(RESULTS_START), readme.index(RESULTS_END)
+    start, end = readme.index(opening) + len(opening), readme.index(closing)
     README.write_text(readme[:start] + "\n" + text + "\n" + readme[end:])
 
 
@@ -406,7 +409,7 @@ def main(argv: list[str] | None = None) -> int:
     print(text)
     log(f"results: {document['path']}")
     if args.readme:
-        write_readme(text)
+        write_readme(text, full=not args.quick)
         log(f"table written to {README.relative_to(REPO)}")
     return 0
 

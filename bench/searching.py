@@ -60,14 +60,20 @@ def in_process(path: Path, queries: dict[str, list[str]], *, reps: int) -> dict[
     conn = open_archive(path)
     results: dict[str, Any] = {}
     try:
+        total = conn.execute("SELECT count(*) FROM messages").fetchone()[0]
         classes = query_classes(queries)
         for _, sort, items in classes:  # warm-up: page cache and statement cache
             for query in items:
                 search(conn, query, sort=sort, limit=20)
         for label, sort, items in classes:
-            samples, base_samples, hits = [], [], []
+            samples, base_samples, hits, shares = [], [], [], []
             for query in items:
                 sql, params = _baseline(query)
+                if sql == FTS_BASELINE:  # how common the words are, for the reader
+                    matches = conn.execute(
+                        "SELECT count(*) FROM messages_fts WHERE messages_fts MATCH ?", params
+                    ).fetchone()[0]
+                    shares.append(round(matches / total, 5))
                 for _ in range(reps):
                     seconds, found = _time(lambda q=query, s=sort: search(conn, q, sort=s,
                                                                           limit=20))
@@ -81,6 +87,7 @@ def in_process(path: Path, queries: dict[str, list[str]], *, reps: int) -> dict[
                 "sort": sort,
                 "queries": items,
                 "hits_shown": hits,
+                "word_share": shares,  # of messages matching the words (before filters)
                 "samples": len(samples),
                 "p50_ms": percentile(samples, 50) * 1000,
                 "p95_ms": percentile(samples, 95) * 1000,

@@ -98,10 +98,16 @@ def test_search_finds_the_planted_identifier_and_not_its_near_miss(document):
 
 def test_readme_table_is_replaced_between_its_markers(tmp_path, monkeypatch):
     readme = tmp_path / "README.md"
-    readme.write_text(f"intro\n{run.RESULTS_START}\nold table\n{run.RESULTS_END}\nafter\n")
+    readme.write_text(
+        f"intro\n{run.RESULTS_START}\nold table\n{run.RESULTS_END}\n"
+        f"{run.FULL_START}\nold full table\n{run.FULL_END}\nafter\n"
+    )
     monkeypatch.setattr(run, "README", readme)
     run.write_readme("| new | table |")
     text = readme.read_text()
-    assert "old table" not in text
+    assert "old table" not in text and "old full table" in text
     assert text.startswith("intro\n") and text.endswith("after\n")
     assert f"{run.RESULTS_START}\n| new | table |\n{run.RESULTS_END}" in text
+    run.write_readme("| full |", full=True)
+    assert f"{run.FULL_START}\n| full |\n{run.FULL_END}" in readme.read_text()
+    assert "| new | table |" in readme.read_text()
