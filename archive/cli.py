@@ -481,6 +481,7 @@ def show_command(thread: str, db_path: str, group: str | None) -> None:
     "--out",
     "out_dir",
     type=click.Path(file_okay=False),
+    metavar="DIR",
     help="Write one file per thread into DIR (created if missing), named "
     "YYYY-MM-DD-<slug>.md; exporting again overwrites the same files.",
 )
