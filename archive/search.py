@@ -564,7 +564,15 @@ def _ranked_ids(
     if limit == 0:
         return []
     wanted = None if limit is None else offset + limit
-    sql = _ordered_sql(conn, plan, sort, wanted)
+    rank = sort == "rank" and plan.ranked
+    choice = "all"
+    if plan.drive is not None and wanted is not None and not rank:
+        choice = _choose(conn, plan, wanted)
+        if choice != "all":
+            walked = _rowid_walk(conn, plan, wanted)
+            if walked is not None:
+                return walked[offset:]
+    sql = _ordered_sql(plan, rank, choice)
     params = plan.compiler.params
     if not plan.needles:
         window = " LIMIT ? OFFSET ?" if limit is not None else " LIMIT -1 OFFSET ?"
@@ -597,13 +605,15 @@ COST_PROBE = 7.0
 FEW_HITS = 2000
 
 
-def _ordered_sql(conn: sqlite3.Connection, plan: _Plan, sort: str, wanted: int | None) -> str:
+def _ordered_sql(plan: _Plan, rank: bool, choice: str) -> str:
     """SELECT (id, score) of every match, in the order to show them.
 
-    A few full-text hits are ranked or sorted outright. Sorted by date, many hits are
-    found by walking the posted_at index newest first, testing each message against
-    the index (a common word) or against the set of hits built once (a prefix, or a
-    word that is not that common).
+    ``choice`` comes from :func:`_choose`. Ranking takes every hit: bm25 needs them all
+    (and scoring one message at a time would recount the whole index to weigh each
+    word). Sorted by date, a few hits are sorted outright; many are found by walking
+    the posted_at index newest first, testing each message against the index (a
+    common word: "probe") or against the set of hits built once ("set": a prefix, or
+    a word that is not that common).
     """
     c = plan.compiler
     residual = _where(plan.residual)
@@ -611,12 +621,8 @@ def _ordered_sql(conn: sqlite3.Connection, plan: _Plan, sort: str, wanted: int |
     if plan.drive is None:
         return f"SELECT m.id, NULL FROM messages m WHERE {residual}{newest_first}"
     drive = c.param(plan.drive)
-    rank = sort == "rank" and plan.ranked
     score = "bm25(messages_fts, " + ", ".join(str(w) for w in WEIGHTS) + ")"
     hit_set = f"+m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH {drive})"
-    # bm25 needs every hit (and a per-message probe would recount the whole index to
-    # weigh each word), so ranking always takes them all; only date order can walk.
-    choice = _choose(conn, plan, wanted) if wanted is not None and not rank else "all"
     if choice == "probe":
         member = (
             f"EXISTS (SELECT 1 FROM messages_fts WHERE messages_fts MATCH {drive}"
@@ -646,6 +652,95 @@ def _ordered_sql(conn: sqlite3.Connection, plan: _Plan, sort: str, wanted: int |
     if rank:
         return f"SELECT m.id, {score} AS score {joined} ORDER BY score, 1"
     return f"SELECT m.id, NULL {joined}{newest_first}"
+
+
+def _rowid_walk(
+    conn: sqlite3.Connection, plan: _Plan, wanted: int
+) -> list[tuple[int, float | None]] | None:
+    """The ``wanted`` newest hits, read from the index in rowid order; None if unproven.
+
+    Syncs append messages roughly in date order (newest last once a group is
+    followed; newest first in a first sync), so the hits with the highest (or lowest)
+    rowids are usually the newest. They are taken a batch at a time until no message
+    beyond the batch is newer than the ``wanted``-th hit found, which the posted_at
+    index answers at once. When rowids do not follow dates, the walk is not tried, or
+    gives up after a few batches, and a plan by dates runs instead.
+    """
+    assert plan.drive is not None
+    residual = _where(plan.residual)
+    direction = _walk_direction(conn, plan)
+    if direction is None:
+        return None
+    order, beyond = direction
+    size = max(4 * wanted, 100)
+    params = {**plan.compiler.params, "walk_drive": plan.drive, "walk_size": size}
+    best: list[tuple[str, int]] = []  # (posted_at, id), newest first
+    edge: int | None = None
+    for _ in range(ROWID_WALK_BATCHES):
+        after_edge = "" if edge is None else f" AND rowid {beyond} :walk_edge"
+        ids = [
+            row[0]
+            for row in conn.execute(
+                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH :walk_drive"
+                f"{after_edge} ORDER BY rowid {order} LIMIT :walk_size",
+                {**params, "walk_edge": edge},
+            )
+        ]
+        rows = conn.execute(
+            "SELECT m.id, m.posted_at FROM messages m"
+            f" WHERE m.id IN (SELECT value FROM json_each(:walk_ids)) AND {residual}",
+            {**params, "walk_ids": json.dumps(ids)},
+        ).fetchall()
+        if plan.needles and rows:
+            passed = _passing_needles(conn, [row[0] for row in rows], plan.needles)
+            rows = [row for row in rows if row[0] in passed]
+        best = sorted(best + [(posted, i) for i, posted in rows], reverse=True)[:wanted]
+        if len(ids) < size:
+            return [(i, None) for _, i in best]  # every hit has been seen
+        edge = ids[-1]
+        if len(best) == wanted:
+            # The unary + keeps SQLite on the posted_at index (messages as new as the
+            # last one kept, or newer), where the rowid test is cheap.
+            newer_beyond = conn.execute(
+                f"SELECT 1 FROM messages WHERE posted_at >= ? AND +id {beyond} ? LIMIT 1",
+                (best[-1][0], edge),
+            ).fetchone()
+            if newer_beyond is None:
+                return [(i, None) for _, i in best]
+    return None
+
+
+# Batches a rowid walk may read before giving up.
+ROWID_WALK_BATCHES = 3
+
+
+def _walk_direction(conn: sqlite3.Connection, plan: _Plan) -> tuple[str, str] | None:
+    """Which end of the rowids holds the newest messages that pass the filters, if one.
+
+    ``(order, beyond)``: ``("DESC", "<")`` when they were archived last,
+    ``("ASC", ">")`` when first; None when they sit in the middle.
+    """
+    newest = [
+        row[0]
+        for row in conn.execute(
+            f"SELECT m.id FROM messages m WHERE {_where(plan.residual)}"
+            " ORDER BY m.posted_at DESC, m.id DESC LIMIT 10",
+            plan.compiler.params,
+        )
+    ]
+    if not newest:
+        return None
+    # Two subqueries: SQLite answers a lone min() or max() from the b-tree, not both.
+    low, high = conn.execute(
+        "SELECT (SELECT min(id) FROM messages), (SELECT max(id) FROM messages)"
+    ).fetchone()
+    middle = sorted(newest)[len(newest) // 2]
+    margin = (high - low) * 0.1
+    if middle >= high - margin:
+        return ("DESC", "<")
+    if middle <= low + margin:
+        return ("ASC", ">")
+    return None
 
 
 def _choose(conn: sqlite3.Connection, plan: _Plan, wanted: int) -> str:
@@ -1098,7 +1193,7 @@ def _focus(snippet: str, room: int) -> str:
 def _thread_lines(thread: ThreadHit, width: int) -> list[str]:
     count = f"{thread.hits} hit" + ("" if thread.hits == 1 else "s")
     head = f"{count:>8}  {thread.latest_hit_at:%Y-%m-%d}  "
-    group = f"  [{thread.group_key}]"
+    group = f"  [{_short_group(thread.group_key)}]"
     subject_room = width - len(head) - display_width(group)
     if subject_room < 12:
         group, subject_room = "", width - len(head)

@@ -299,16 +299,65 @@ PLAN_QUERIES = [
 ]
 
 
-@pytest.mark.parametrize("choice", ["set", "probe"])
+@pytest.mark.parametrize("choice", ["set", "probe", "walk"])
 def test_every_date_plan_gives_the_same_answers(archive_path, monkeypatch, choice):
-    """Large archives walk the date index newest first instead of sorting every hit;
-    forced here on the demo, the walks must give what sorting gives."""
+    """Large archives walk the date index newest first, or the index in rowid order,
+    instead of sorting every hit; forced here on the demo, they must agree."""
     expected = {q: search(archive_path, q, sort="date", limit=7, offset=2) for q in PLAN_QUERIES}
     assert all(expected.values())
-    monkeypatch.setattr(search_module, "_choose", lambda *args: choice)
+    monkeypatch.setattr(
+        search_module, "_choose", lambda *args: "set" if choice == "walk" else choice
+    )
+    if choice != "walk":
+        monkeypatch.setattr(search_module, "_rowid_walk", lambda *args: None)
     for query in PLAN_QUERIES:
         found = search(archive_path, query, sort="date", limit=7, offset=2)
         assert [h.id for h in found] == [h.id for h in expected[query]], query
+
+
+def _ordered_archive(path: Path, order: str) -> None:
+    """300 messages with a common word, saved oldest first, newest first, or shuffled."""
+    group = Group(GroupRef("walk"), "1", "walk@googlegroups.com", "Walk")
+    start = datetime(2024, 1, 1, tzinfo=UTC)
+    numbers = list(range(300))
+    if order == "newest first":
+        numbers.reverse()
+    elif order == "shuffled":
+        numbers.sort(key=lambda n: (n * 7919) % 300)
+    with Archive(path) as archive:
+        for n in numbers:
+            words = "common " + ("even" if n % 2 == 0 else "odd") + f" word{n}"
+            when = start + timedelta(hours=n)
+            topic = f"t{n:010d}"
+            message = Message(f"m{n:011d}", topic, f"Author {n % 5}", when, f"Message {n}",
+                              f"<p>{words}</p>")  # fmt: skip
+            archive.save_thread(Thread(group, topic, message.subject, (message,)), seen_at=start)
+
+
+@pytest.mark.parametrize("order", ["oldest first", "newest first", "shuffled"])
+def test_rowid_walk_finds_the_newest_hits_whatever_the_save_order(tmp_path, monkeypatch, order):
+    path = tmp_path / "walk.db"
+    _ordered_archive(path, order)
+    queries = ["common", "even", "common before:2024-01-07", "odd from:author", "-even common"]
+    expected = {q: search(path, q, sort="date", limit=7, offset=3) for q in queries}
+    assert all(len(found) == 7 for found in expected.values())
+    walked = []
+    real_walk = search_module._rowid_walk
+
+    def spy(*args):
+        result = real_walk(*args)
+        walked.append(result is not None)
+        return result
+
+    monkeypatch.setattr(search_module, "_choose", lambda *args: "set")
+    monkeypatch.setattr(search_module, "_rowid_walk", spy)
+    for query in queries:
+        found = search(path, query, sort="date", limit=7, offset=3)
+        assert [h.id for h in found] == [h.id for h in expected[query]], query
+    if order == "shuffled":
+        assert not any(walked)
+    else:  # the walk proved its answer for the queries without a date range
+        assert walked[:2] == [True, True] and walked[3:] == [True, True]
 
 
 def test_plans_are_chosen_by_cost(archive_path, monkeypatch):
