@@ -8,8 +8,11 @@ The plan, in the order the work is done:
    ``-word`` beside them) and a *residual* SQL condition on the ``messages`` row for
    the rest (dates, groups, the exact check of identifiers, negations that FTS5
    cannot express on their own).
-3. The matching ids are ranked (bm25, subject weighted above body) or walked newest
-   first, with LIMIT, before anything else is read.
+3. The ids to show are found first, with LIMIT: ranked by bm25 (subject weighted
+   above body), or newest first. For date order with many hits the plan is chosen by
+   a small cost model (:func:`_choose`): sort every hit, walk the posted_at index
+   testing messages against the index or against the set of hits, or read the index
+   in rowid order when rowids follow dates (:func:`_rowid_walk`).
 4. Only then are the rows shown read in full, and ``snippet()`` run on them: it
    re-reads each document, so it is never run on rows that are not displayed.
 
@@ -60,7 +63,9 @@ __all__ = [
     "matching_message_ids",
     "open_archive",
     "parse_query",
+    "print_results",
     "render_table",
+    "resolve_group",
     "search",
     "search_threads",
 ]
@@ -153,7 +158,9 @@ class ThreadHit:
 
 
 def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The archive's one time format, ``2024-01-02T03:04:05Z`` (four-digit years too)."""
+    m = moment.astimezone(UTC)
+    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}Z"
 
 
 def _parse_time(value: str) -> datetime:
@@ -226,7 +233,9 @@ class _Reading:
             if "fts5" in lowered or "syntax error" in lowered or "unterminated" in lowered:
                 raise BadQuery(f"the full-text index rejected the query: {message}") from exc
             if "locked" in lowered or "busy" in lowered:
-                raise ArchiveLocked(f"the archive is locked by another process ({message})")
+                raise ArchiveLocked(
+                    f"the archive is locked by another process ({message})"
+                ) from exc
         raise ArchiveError(f"cannot search the archive: {message}") from exc
 
 
@@ -575,11 +584,10 @@ def _ranked_ids(
     sql = _ordered_sql(plan, rank, choice)
     params = plan.compiler.params
     if not plan.needles:
-        window = " LIMIT ? OFFSET ?" if limit is not None else " LIMIT -1 OFFSET ?"
-        bounds = [limit, offset] if limit is not None else [offset]
-        query_params = {**params, **{f"w{i}": v for i, v in enumerate(bounds)}}
-        window = window.replace("?", ":w0", 1).replace("?", ":w1", 1)
-        return conn.execute(sql + window, query_params).fetchall()
+        window = {"window_limit": -1 if limit is None else limit, "window_offset": offset}
+        return conn.execute(
+            sql + " LIMIT :window_limit OFFSET :window_offset", {**params, **window}
+        ).fetchall()
     # Identifiers are checked on the text of candidates in their final order, and only
     # until enough have passed: the index already narrowed them to their words.
     cursor = conn.execute(sql, params)

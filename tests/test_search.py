@@ -789,3 +789,61 @@ def test_hit_to_dict_round_trips_through_json(archive_path):
     data = json.loads(json.dumps(hit.to_dict()))
     assert data["posted_at"].endswith("Z")
     assert datetime.fromisoformat(data["posted_at"]) == hit.posted_at
+
+
+@pytest.mark.parametrize("output", ["--csv", "--nl"])
+def test_cli_threads_in_script_formats(archive_path, output):
+    import csv
+    import io
+
+    text = run_cli("--db", str(archive_path), "lts", "--threads", output).stdout
+    if output == "--csv":
+        records = list(csv.DictReader(io.StringIO(text)))
+    else:
+        records = [json.loads(line) for line in text.splitlines()]
+    expected = search_threads(archive_path, "lts")
+    assert [int(r["thread_id"]) for r in records] == [t.thread_id for t in expected]
+    assert [int(r["hits"]) for r in records] == [t.hits for t in expected]
+
+
+def test_an_error_from_the_full_text_index_is_a_bad_query(archive_path):
+    from archive.query import Query, Term
+
+    with pytest.raises(BadQuery, match="the full-text index rejected the query"):
+        search(archive_path, Query("x", Term("x", column="(")))
+
+
+def test_table_lines_fit_with_wide_characters_and_far_matches(archive_path):
+    from archive.search import MARK_END, MARK_START, display_width, render_table
+
+    hits = search(archive_path, "中文 OR 版本发布", highlight=(MARK_START, MARK_END), limit=None)
+    far = search(archive_path, "deprecated", highlight=(MARK_START, MARK_END), limit=None)
+    assert any("版本" in h.subject for h in hits)
+    for width in (50, 72, 120):
+        table = render_table(hits + far, width=width, bold=("**", "**"))
+        for line in table.splitlines():
+            assert display_width(line) <= width or line.strip().startswith("https://")
+        # the snippet line is moved along so that the first match shows
+        snippet_lines = [line for line in table.splitlines() if "**" in line]
+        assert len(snippet_lines) == len(hits + far)
+
+
+def test_cli_stops_quietly_when_the_reader_goes_away(archive_path):
+    code = "import sys\nfrom archive.cli import cli\ncli(sys.argv[1:])\n"
+    args = ["search", "--db", str(archive_path), "--json", "--limit", "0"]
+    with subprocess.Popen(
+        [sys.executable, "-c", code, *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[1],
+    ) as process:
+        assert process.stdout.readline() == b"[\n"
+        process.stdout.close()  # like `| head -1`: the rest cannot be written
+        stderr = process.stderr.read().decode()
+        assert process.wait(timeout=60) == 0
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+def test_dates_before_the_year_1000_compare_correctly(archive_path, rows):
+    assert search(archive_path, "before:0999-01-01", limit=None) == []
+    assert len(search(archive_path, "after:0999-01-01", limit=None)) == len(rows)
