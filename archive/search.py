@@ -481,6 +481,14 @@ def _terms(node: Node | None, *, positive_only: bool = False) -> list[Term]:
     return []
 
 
+def _group_filter(compiler: _Compiler, node: Node) -> list[str]:
+    """The keys of ``group:G`` or ``group:G OR group:H`` (as --group makes), else none."""
+    fields = node.nodes if isinstance(node, Or) else (node,)
+    if all(isinstance(f, Field) and f.name == "group" for f in fields):
+        return [key for f in fields for key in compiler.group_keys(f.value)]
+    return []
+
+
 def _plan(conn: sqlite3.Connection, query: Query) -> _Plan:
     compiler = _Compiler(conn)
     positives: list[str] = []
@@ -501,8 +509,7 @@ def _plan(conn: sqlite3.Connection, query: Query) -> _Plan:
         elif isinstance(node, Not) and (inner := compiler.pure(node.node)) is not None:
             negatives.append(inner)
         else:
-            if isinstance(node, Field) and node.name == "group":
-                group_keys += compiler.group_keys(node.value)
+            group_keys += _group_filter(compiler, node)
             residual.append(compiler.sql(node))
     drive = None
     if positives:

@@ -533,6 +533,12 @@ def test_threads_list_a_cross_post_in_each_group_unless_filtered(archive_path, d
     assert {original.id, copy.id} <= topics
     in_dev = search_threads(archive_path, "CVE-2024-3177", groups=["dev"], limit=None)
     assert {t.group_key for t in in_dev} == {DEV}
+    in_both = search_threads(
+        archive_path, "CVE-2024-3177", groups=["dev", "demo-announce"], limit=None
+    )
+    assert {t.topic_id for t in in_both} == topics
+    in_announce = search_threads(archive_path, "CVE-2024-3177 group:demo-announce", limit=None)
+    assert {t.group_key for t in in_announce} == {ANNOUNCE}
 
 
 def test_threads_sorted_by_date_or_rank(archive_path):
