@@ -449,6 +449,7 @@ class _Plan:
     needles: list[tuple[str, str | None]]  # (regex, column): exact identifiers, checked last
     ranked: bool  # whether bm25 means anything (some free text, not just from:)
     prefix: bool  # the drive has a prefix term (costly to test row by row)
+    dates: DateRange | None  # the narrowest top-level date range, to bound rowids by
     highlight: str | None  # FTS5 expression: any positive word of the query
     group_keys: list[str]  # groups named by top-level group: conditions
     patterns: list[str]  # substring regexes (unsegmented scripts) to highlight
@@ -481,6 +482,14 @@ def _terms(node: Node | None, *, positive_only: bool = False) -> list[Term]:
     return []
 
 
+def _narrower(a: DateRange | None, b: DateRange) -> DateRange:
+    if a is None:
+        return b
+    starts = [d for d in (a.start, b.start) if d is not None]
+    ends = [d for d in (a.end, b.end) if d is not None]
+    return DateRange(max(starts) if starts else None, min(ends) if ends else None)
+
+
 def _group_filter(compiler: _Compiler, node: Node) -> list[str]:
     """The keys of ``group:G`` or ``group:G OR group:H`` (as --group makes), else none."""
     fields = node.nodes if isinstance(node, Or) else (node,)
@@ -497,6 +506,7 @@ def _plan(conn: sqlite3.Connection, query: Query) -> _Plan:
     needles: list[tuple[str, str | None]] = []
     ranked = False
     group_keys: list[str] = []
+    dates: DateRange | None = None
     for node in _conjuncts(query.root):
         needed = compiler.need(node)
         if needed is not None:
@@ -510,6 +520,8 @@ def _plan(conn: sqlite3.Connection, query: Query) -> _Plan:
             negatives.append(inner)
         else:
             group_keys += _group_filter(compiler, node)
+            if isinstance(node, DateRange):
+                dates = _narrower(dates, node)
             residual.append(compiler.sql(node))
     drive = None
     if positives:
@@ -525,7 +537,7 @@ def _plan(conn: sqlite3.Connection, query: Query) -> _Plan:
     patterns = [substring_pattern(t.text) for t in terms if t.substring]
     prefix = any(t.prefix for t in _terms(query.root) if not t.substring)
     return _Plan(
-        compiler, drive, residual, needles, ranked, prefix, highlight or None,
+        compiler, drive, residual, needles, ranked, prefix, dates, highlight or None,
         group_keys, patterns,
     )  # fmt: skip
 
@@ -588,7 +600,8 @@ def _ranked_ids(
             walked = _rowid_walk(conn, plan, wanted)
             if walked is not None:
                 return walked[offset:]
-    sql = _ordered_sql(plan, rank, choice)
+    bounds = _rowid_bounds(conn, plan) if choice == "all" else None
+    sql = _ordered_sql(plan, rank, choice, bounds)
     params = plan.compiler.params
     if not plan.needles:
         window = {"window_limit": -1 if limit is None else limit, "window_offset": offset}
@@ -620,7 +633,9 @@ COST_PROBE = 7.0
 FEW_HITS = 2000
 
 
-def _ordered_sql(plan: _Plan, rank: bool, choice: str) -> str:
+def _ordered_sql(
+    plan: _Plan, rank: bool, choice: str, bounds: tuple[int, int] | None = None
+) -> str:
     """SELECT (id, score) of every match, in the order to show them.
 
     ``choice`` comes from :func:`_choose`. Ranking takes every hit: bm25 needs them all
@@ -628,7 +643,8 @@ def _ordered_sql(plan: _Plan, rank: bool, choice: str) -> str:
     word). Sorted by date, a few hits are sorted outright; many are found by walking
     the posted_at index newest first, testing each message against the index (a
     common word: "probe") or against the set of hits built once ("set": a prefix, or
-    a word that is not that common).
+    a word that is not that common). ``bounds`` limits the rowids read from the index
+    (see :func:`_rowid_bounds`).
     """
     c = plan.compiler
     residual = _where(plan.residual)
@@ -664,9 +680,54 @@ def _ordered_sql(plan: _Plan, rank: bool, choice: str) -> str:
         "FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid"
         f" WHERE messages_fts MATCH {drive} AND {residual}"
     )
+    if bounds is not None:
+        low, high = c.param(bounds[0]), c.param(bounds[1])
+        joined += f" AND messages_fts.rowid BETWEEN {low} AND {high}"
     if rank:
         return f"SELECT m.id, {score} AS score {joined} ORDER BY score, 1"
     return f"SELECT m.id, NULL {joined}{newest_first}"
+
+
+def _rowid_bounds(conn: sqlite3.Connection, plan: _Plan) -> tuple[int, int] | None:
+    """The lowest and highest rowid of the messages in the query's date range.
+
+    Syncs store messages roughly in date order, so a date range is usually a narrow
+    band of rowids, and the index can skip the hits outside it instead of joining each
+    to its message to read its date. Worth it only with many hits and a range that is
+    not too large beside them; None otherwise.
+    """
+    if plan.dates is None or plan.drive is None:
+        return None
+    hits = _count(conn, "messages_fts WHERE messages_fts MATCH ?", [plan.drive], cap=10**6)
+    if hits < FEW_HITS:
+        return None
+    dated, params = _in_dates(plan.dates)
+    # Reading the range costs about a twentieth of a hit per message in it.
+    in_range = _count(conn, f"messages WHERE {dated}", params, cap=20 * hits)
+    if in_range >= 20 * hits:
+        return None
+    low, high = conn.execute(
+        f"SELECT min(id), max(id) FROM messages WHERE {dated}", params
+    ).fetchone()
+    first, last = conn.execute(
+        "SELECT (SELECT min(id) FROM messages), (SELECT max(id) FROM messages)"
+    ).fetchone()
+    if low is None:
+        return (1, 0)  # nothing in the range: no rowid qualifies
+    if (high - low) > (last - first) / 2:
+        return None
+    return low, high
+
+
+def _in_dates(dates: DateRange) -> tuple[str, list[str]]:
+    conditions, params = [], []
+    if dates.start is not None:
+        conditions.append("posted_at >= ?")
+        params.append(_stored_time(dates.start))
+    if dates.end is not None:
+        conditions.append("posted_at < ?")
+        params.append(_stored_time(dates.end))
+    return _where(conditions), params
 
 
 def _rowid_walk(

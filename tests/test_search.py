@@ -23,6 +23,7 @@ from archive import search as search_module
 from archive.db import Archive
 from archive.query import is_token_char
 from archive.search import (
+    SORTS,
     SearchHit,
     matching_message_ids,
     print_results,
@@ -358,6 +359,37 @@ def test_rowid_walk_finds_the_newest_hits_whatever_the_save_order(tmp_path, monk
         assert not any(walked)
     else:  # the walk proved its answer for the queries without a date range
         assert walked[:2] == [True, True] and walked[3:] == [True, True]
+
+
+@pytest.mark.parametrize("order", ["oldest first", "newest first", "shuffled"])
+def test_rowid_bounds_of_a_date_range_change_nothing(tmp_path, monkeypatch, order):
+    path = tmp_path / "bounds.db"
+    _ordered_archive(path, order)
+    queries = [
+        "common after:2024-01-05 before:2024-01-08",
+        "even after:2024-01-10",
+        "odd before:2024-01-03",
+        "common on:2024-01-04 -odd",
+        "common after:2030-01-01",
+    ]
+    real_bounds = search_module._rowid_bounds
+    monkeypatch.setattr(search_module, "_rowid_bounds", lambda *args: None)
+    expected = {(q, s): search(path, q, sort=s, limit=None) for q in queries for s in SORTS}
+    assert expected[("common after:2030-01-01", "rank")] == []
+    bounded = {}
+    monkeypatch.setattr(search_module, "FEW_HITS", 0)
+    for (query, sort), hits in expected.items():
+        seen = []
+        monkeypatch.setattr(
+            search_module, "_rowid_bounds", lambda *a, seen=seen: seen.append(real_bounds(*a))
+            or seen[-1],
+        )  # fmt: skip
+        found = search(path, query, sort=sort, limit=None)
+        assert [(h.id, h.score) for h in found] == [(h.id, h.score) for h in hits], query
+        bounded[query] = seen[-1] is not None
+    assert bounded["common after:2030-01-01"]  # an empty range needs no index at all
+    narrow = [q for q in queries[:4] if bounded[q]]
+    assert (narrow == []) if order == "shuffled" else len(narrow) >= 3
 
 
 def test_plans_are_chosen_by_cost(archive_path, monkeypatch):
