@@ -316,6 +316,19 @@ def test_every_date_plan_gives_the_same_answers(archive_path, monkeypatch, choic
         assert [h.id for h in found] == [h.id for h in expected[query]], query
 
 
+class Spy:
+    """Calls the real function and keeps what it returned."""
+
+    def __init__(self, real):
+        self.real = real
+        self.results = []
+
+    def __call__(self, *args):
+        result = self.real(*args)
+        self.results.append(result)
+        return result
+
+
 def _ordered_archive(path: Path, order: str) -> None:
     """300 messages with a common word, saved oldest first, newest first, or shuffled."""
     group = Group(GroupRef("walk"), "1", "walk@googlegroups.com", "Walk")
@@ -342,19 +355,13 @@ def test_rowid_walk_finds_the_newest_hits_whatever_the_save_order(tmp_path, monk
     queries = ["common", "even", "common before:2024-01-07", "odd from:author", "-even common"]
     expected = {q: search(path, q, sort="date", limit=7, offset=3) for q in queries}
     assert all(len(found) == 7 for found in expected.values())
-    walked = []
-    real_walk = search_module._rowid_walk
-
-    def spy(*args):
-        result = real_walk(*args)
-        walked.append(result is not None)
-        return result
-
+    spy = Spy(search_module._rowid_walk)
     monkeypatch.setattr(search_module, "_choose", lambda *args: "set")
     monkeypatch.setattr(search_module, "_rowid_walk", spy)
     for query in queries:
         found = search(path, query, sort="date", limit=7, offset=3)
         assert [h.id for h in found] == [h.id for h in expected[query]], query
+    walked = [result is not None for result in spy.results]
     if order == "shuffled":
         assert not any(walked)
     else:  # the walk proved its answer for the queries without a date range
@@ -372,21 +379,17 @@ def test_rowid_bounds_of_a_date_range_change_nothing(tmp_path, monkeypatch, orde
         "common on:2024-01-04 -odd",
         "common after:2030-01-01",
     ]
-    real_bounds = search_module._rowid_bounds
+    spy = Spy(search_module._rowid_bounds)
     monkeypatch.setattr(search_module, "_rowid_bounds", lambda *args: None)
     expected = {(q, s): search(path, q, sort=s, limit=None) for q in queries for s in SORTS}
     assert expected[("common after:2030-01-01", "rank")] == []
-    bounded = {}
     monkeypatch.setattr(search_module, "FEW_HITS", 0)
+    monkeypatch.setattr(search_module, "_rowid_bounds", spy)
+    bounded = {}
     for (query, sort), hits in expected.items():
-        seen = []
-        monkeypatch.setattr(
-            search_module, "_rowid_bounds", lambda *a, seen=seen: seen.append(real_bounds(*a))
-            or seen[-1],
-        )  # fmt: skip
         found = search(path, query, sort=sort, limit=None)
         assert [(h.id, h.score) for h in found] == [(h.id, h.score) for h in hits], query
-        bounded[query] = seen[-1] is not None
+        bounded[query] = spy.results[-1] is not None
     assert bounded["common after:2030-01-01"]  # an empty range needs no index at all
     narrow = [q for q in queries[:4] if bounded[q]]
     assert (narrow == []) if order == "shuffled" else len(narrow) >= 3
