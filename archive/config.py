@@ -5,12 +5,13 @@
     cookies = "cookies.txt"           # optional; a Netscape cookies.txt
     base_url = "https://groups.google.com"   # optional
 
-    groups = ["golang-announce"]      # a list of URLs (or names, or addresses) ...
+    groups = [                        # URLs, names or addresses, and/or inline tables
+      "golang-announce",              # with per-group options
+      { url = "https://groups.google.com/a/kubernetes.io/g/dev", full = true, delay = 5.0 },
+    ]
 
-    [[groups]]                        # ... and/or tables with per-group options
-    url = "https://groups.google.com/a/kubernetes.io/g/dev"
-    full = true                       # always walk every topic page
-    delay = 5.0                       # this group only
+An array of tables (``[[groups]]`` with ``url``, ``full``, ``delay``) does the same;
+TOML does not allow both forms in one file.
 
 Relative paths are relative to the file's folder. Which file is used:
 ``--config FILE``, else ``$LISTARCHIVE_CONFIG``, else ``./listarchive.toml`` if it exists.
