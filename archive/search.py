@@ -594,12 +594,11 @@ def _ranked_ids(
     wanted = None if limit is None else offset + limit
     rank = sort == "rank" and plan.ranked
     choice = "all"
-    if plan.drive is not None and wanted is not None and not rank:
+    if plan.drive is not None and wanted is not None and not rank and _many_hits(conn, plan):
+        walked = _rowid_walk(conn, plan, wanted)
+        if walked is not None:
+            return walked[offset:]
         choice = _choose(conn, plan, wanted)
-        if choice != "all":
-            walked = _rowid_walk(conn, plan, wanted)
-            if walked is not None:
-                return walked[offset:]
     bounds = _rowid_bounds(conn, plan) if choice == "all" else None
     sql = _ordered_sql(plan, rank, choice, bounds)
     params = plan.compiler.params
@@ -624,11 +623,14 @@ def _ranked_ids(
 
 # What a plan costs, in microseconds per step, measured on a million messages: sorting
 # or ranking one full-text hit joined to its message, adding one hit to a temporary
-# set, one step along the posted_at index, and one probe of the index for one message.
+# set, one step along the posted_at index, one probe of the index for one message
+# (7 on an index merged into one segment, up to 150 on one that syncs left in many),
+# and reading one message of a date range from the posted_at index.
 COST_SORT = 1.2
 COST_SET = 0.1
 COST_STEP = 0.2
-COST_PROBE = 7.0
+COST_PROBE = 20.0
+COST_RANGE = 0.1
 # Below this many hits, ranking or sorting all of them is always cheap.
 FEW_HITS = 2000
 
@@ -702,18 +704,19 @@ def _rowid_bounds(conn: sqlite3.Connection, plan: _Plan) -> tuple[int, int] | No
     if hits < FEW_HITS:
         return None
     dated, params = _in_dates(plan.dates)
-    # Reading the range costs about a twentieth of a hit per message in it.
-    in_range = _count(conn, f"messages WHERE {dated}", params, cap=20 * hits)
-    if in_range >= 20 * hits:
-        return None
-    low, high = conn.execute(
-        f"SELECT min(id), max(id) FROM messages WHERE {dated}", params
+    # Reading the range is worth it while it costs less than ranking every hit.
+    cap = int(hits * COST_SORT / COST_RANGE)
+    in_range, low, high = conn.execute(
+        f"SELECT count(*), min(id), max(id) FROM (SELECT id FROM messages WHERE {dated} LIMIT ?)",
+        [*params, cap + 1],
     ).fetchone()
+    if in_range > cap:
+        return None
+    if not in_range:
+        return (1, 0)  # nothing in the range: no rowid qualifies
     first, last = conn.execute(
         "SELECT (SELECT min(id) FROM messages), (SELECT max(id) FROM messages)"
     ).fetchone()
-    if low is None:
-        return (1, 0)  # nothing in the range: no rowid qualifies
     if (high - low) > (last - first) / 2:
         return None
     return low, high
@@ -735,67 +738,96 @@ def _rowid_walk(
 ) -> list[tuple[int, float | None]] | None:
     """The ``wanted`` newest hits, read from the index in rowid order; None if unproven.
 
-    Syncs append messages roughly in date order (newest last once a group is
-    followed; newest first in a first sync), so the hits with the highest (or lowest)
-    rowids are usually the newest. They are taken a batch at a time until no message
-    beyond the batch is newer than the ``wanted``-th hit found, which the posted_at
-    index answers at once. When rowids do not follow dates, the walk is not tried, or
-    gives up after a few batches, and a plan by dates runs instead.
+    Syncs store messages roughly in date order (newest last once a group is followed,
+    newest first in a first sync), so the hits at one end of the rowids are usually
+    the newest. The walk reads a batch of hits from that end and keeps the newest;
+    every message at least as new as the last one kept lies in a band of rowids that
+    the posted_at index gives at once, and once the hits in that band are read too, no
+    hit left unread can be newer. When rowids do not follow dates (the band is too
+    wide) the walk gives up and a plan by dates runs instead.
     """
     assert plan.drive is not None
-    residual = _where(plan.residual)
     direction = _walk_direction(conn, plan)
     if direction is None:
         return None
-    order, beyond = direction
+    descending = direction == "DESC"
     size = max(4 * wanted, 100)
-    params = {**plan.compiler.params, "walk_drive": plan.drive, "walk_size": size}
-    best: list[tuple[str, int]] = []  # (posted_at, id), newest first
-    edge: int | None = None
-    for _ in range(ROWID_WALK_BATCHES):
-        after_edge = "" if edge is None else f" AND rowid {beyond} :walk_edge"
-        ids = [
-            row[0]
-            for row in conn.execute(
-                "SELECT rowid FROM messages_fts WHERE messages_fts MATCH :walk_drive"
-                f"{after_edge} ORDER BY rowid {order} LIMIT :walk_size",
-                {**params, "walk_edge": edge},
-            )
-        ]
-        rows = conn.execute(
-            "SELECT m.id, m.posted_at FROM messages m"
-            f" WHERE m.id IN (SELECT value FROM json_each(:walk_ids)) AND {residual}",
-            {**params, "walk_ids": json.dumps(ids)},
-        ).fetchall()
-        if plan.needles and rows:
-            passed = _passing_needles(conn, [row[0] for row in rows], plan.needles)
-            rows = [row for row in rows if row[0] in passed]
-        best = sorted(best + [(posted, i) for i, posted in rows], reverse=True)[:wanted]
-        if len(ids) < size:
-            return [(i, None) for _, i in best]  # every hit has been seen
-        edge = ids[-1]
-        if len(best) == wanted:
-            # The unary + keeps SQLite on the posted_at index (messages as new as the
-            # last one kept, or newer), where the rowid test is cheap.
-            newer_beyond = conn.execute(
-                f"SELECT 1 FROM messages WHERE posted_at >= ? AND +id {beyond} ? LIMIT 1",
-                (best[-1][0], edge),
-            ).fetchone()
-            if newer_beyond is None:
-                return [(i, None) for _, i in best]
-    return None
+    batch = _hits_by_rowid(conn, plan, descending, None, None, size)
+    best = _newest(conn, plan, batch, [], wanted)
+    if len(batch) < size:
+        return [(i, None) for _, i in best]  # every hit has been read
+    if len(best) < wanted:
+        return None
+    edge = batch[-1]
+    # Where the messages at least as new as the last one kept begin (or end).
+    count, band_edge = conn.execute(
+        f"SELECT count(*), {'min' if descending else 'max'}(id) FROM"
+        " (SELECT id FROM messages WHERE posted_at >= ? LIMIT ?)",
+        (best[-1][0], WALK_NEWER_CAP + 1),
+    ).fetchone()
+    if count > WALK_NEWER_CAP:
+        return None
+    if (band_edge >= edge) if descending else (band_edge <= edge):
+        return [(i, None) for _, i in best]  # none of them is beyond the batch
+    low, high = (band_edge, edge - 1) if descending else (edge + 1, band_edge)
+    band = _hits_by_rowid(conn, plan, descending, low, high, WALK_BAND_CAP + 1)
+    if len(band) > WALK_BAND_CAP:
+        return None
+    return [(i, None) for _, i in _newest(conn, plan, band, best, wanted)]
 
 
-# Batches a rowid walk may read before giving up.
-ROWID_WALK_BATCHES = 3
+# A rowid walk gives up when more messages than this are as new as the hits it keeps,
+# or when more hits than this lie in the band of rowids it would have to read.
+WALK_NEWER_CAP = 50_000
+WALK_BAND_CAP = 10_000
 
 
-def _walk_direction(conn: sqlite3.Connection, plan: _Plan) -> tuple[str, str] | None:
-    """Which end of the rowids holds the newest messages that pass the filters, if one.
+def _hits_by_rowid(
+    conn: sqlite3.Connection,
+    plan: _Plan,
+    descending: bool,
+    low: int | None,
+    high: int | None,
+    limit: int,
+) -> list[int]:
+    bounds = ""
+    if low is not None:
+        bounds += " AND rowid >= :walk_low"
+    if high is not None:
+        bounds += " AND rowid <= :walk_high"
+    return [
+        row[0]
+        for row in conn.execute(
+            f"SELECT rowid FROM messages_fts WHERE messages_fts MATCH :walk_drive{bounds}"
+            f" ORDER BY rowid {'DESC' if descending else 'ASC'} LIMIT :walk_limit",
+            {"walk_drive": plan.drive, "walk_low": low, "walk_high": high, "walk_limit": limit},
+        )
+    ]
 
-    ``(order, beyond)``: ``("DESC", "<")`` when they were archived last,
-    ``("ASC", ">")`` when first; None when they sit in the middle.
-    """
+
+def _newest(
+    conn: sqlite3.Connection,
+    plan: _Plan,
+    ids: list[int],
+    best: list[tuple[str, int]],
+    wanted: int,
+) -> list[tuple[str, int]]:
+    """``best`` with the hits among ``ids`` that pass the filters: the ``wanted``
+    newest (posted_at, id) pairs, newest first."""
+    rows = conn.execute(
+        "SELECT m.id, m.posted_at FROM messages m"
+        f" WHERE m.id IN (SELECT value FROM json_each(:walk_ids)) AND {_where(plan.residual)}",
+        {**plan.compiler.params, "walk_ids": json.dumps(ids)},
+    ).fetchall()
+    if plan.needles and rows:
+        passed = _passing_needles(conn, [row[0] for row in rows], plan.needles)
+        rows = [row for row in rows if row[0] in passed]
+    return sorted(best + [(posted, i) for i, posted in rows], reverse=True)[:wanted]
+
+
+def _walk_direction(conn: sqlite3.Connection, plan: _Plan) -> str | None:
+    """Which end of the rowids holds the newest messages that pass the filters, if one:
+    "DESC" when they were archived last, "ASC" when first, None when in the middle."""
     newest = [
         row[0]
         for row in conn.execute(
@@ -813,10 +845,16 @@ def _walk_direction(conn: sqlite3.Connection, plan: _Plan) -> tuple[str, str] | 
     middle = sorted(newest)[len(newest) // 2]
     margin = (high - low) * 0.1
     if middle >= high - margin:
-        return ("DESC", "<")
+        return "DESC"
     if middle <= low + margin:
-        return ("ASC", ">")
+        return "ASC"
     return None
+
+
+def _many_hits(conn: sqlite3.Connection, plan: _Plan) -> bool:
+    """Whether the hits are too many to sort them all without a second thought."""
+    hits = _count(conn, "messages_fts WHERE messages_fts MATCH ?", [plan.drive], cap=FEW_HITS)
+    return hits >= FEW_HITS
 
 
 def _choose(conn: sqlite3.Connection, plan: _Plan, wanted: int) -> str:

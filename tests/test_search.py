@@ -306,10 +306,9 @@ def test_every_date_plan_gives_the_same_answers(archive_path, monkeypatch, choic
     instead of sorting every hit; forced here on the demo, they must agree."""
     expected = {q: search(archive_path, q, sort="date", limit=7, offset=2) for q in PLAN_QUERIES}
     assert all(expected.values())
-    monkeypatch.setattr(
-        search_module, "_choose", lambda *args: "set" if choice == "walk" else choice
-    )
+    monkeypatch.setattr(search_module, "FEW_HITS", 0)
     if choice != "walk":
+        monkeypatch.setattr(search_module, "_choose", lambda *args: choice)
         monkeypatch.setattr(search_module, "_rowid_walk", lambda *args: None)
     for query in PLAN_QUERIES:
         found = search(archive_path, query, sort="date", limit=7, offset=2)
@@ -330,7 +329,8 @@ class Spy:
 
 
 def _ordered_archive(path: Path, order: str) -> None:
-    """300 messages with a common word, saved oldest first, newest first, or shuffled."""
+    """300 messages with a common word, saved oldest first, newest first, or shuffled;
+    "late replies": oldest first, but every 50th message came ten days later."""
     group = Group(GroupRef("walk"), "1", "walk@googlegroups.com", "Walk")
     start = datetime(2024, 1, 1, tzinfo=UTC)
     numbers = list(range(300))
@@ -342,13 +342,15 @@ def _ordered_archive(path: Path, order: str) -> None:
         for n in numbers:
             words = "common " + ("even" if n % 2 == 0 else "odd") + f" word{n}"
             when = start + timedelta(hours=n)
+            if order == "late replies" and n % 50 == 0:
+                when += timedelta(days=10)
             topic = f"t{n:010d}"
             message = Message(f"m{n:011d}", topic, f"Author {n % 5}", when, f"Message {n}",
                               f"<p>{words}</p>")  # fmt: skip
             archive.save_thread(Thread(group, topic, message.subject, (message,)), seen_at=start)
 
 
-@pytest.mark.parametrize("order", ["oldest first", "newest first", "shuffled"])
+@pytest.mark.parametrize("order", ["oldest first", "newest first", "late replies", "shuffled"])
 def test_rowid_walk_finds_the_newest_hits_whatever_the_save_order(tmp_path, monkeypatch, order):
     path = tmp_path / "walk.db"
     _ordered_archive(path, order)
@@ -356,12 +358,14 @@ def test_rowid_walk_finds_the_newest_hits_whatever_the_save_order(tmp_path, monk
     expected = {q: search(path, q, sort="date", limit=7, offset=3) for q in queries}
     assert all(len(found) == 7 for found in expected.values())
     spy = Spy(search_module._rowid_walk)
-    monkeypatch.setattr(search_module, "_choose", lambda *args: "set")
+    monkeypatch.setattr(search_module, "FEW_HITS", 0)
     monkeypatch.setattr(search_module, "_rowid_walk", spy)
     for query in queries:
         found = search(path, query, sort="date", limit=7, offset=3)
         assert [h.id for h in found] == [h.id for h in expected[query]], query
     walked = [result is not None for result in spy.results]
+    if order == "late replies":  # newer messages below the first batch: read their band
+        assert "Message 100" in {h.subject for h in expected["common"]}
     if order == "shuffled":
         assert not any(walked)
     else:  # the walk proved its answer for the queries without a date range
@@ -395,6 +399,18 @@ def test_rowid_bounds_of_a_date_range_change_nothing(tmp_path, monkeypatch, orde
     assert (narrow == []) if order == "shuffled" else len(narrow) >= 3
 
 
+def test_rowid_walk_gives_up_when_the_band_is_too_wide(tmp_path, monkeypatch):
+    path = tmp_path / "late.db"
+    _ordered_archive(path, "late replies")
+    expected = [h.id for h in search(path, "common", sort="date", limit=7)]
+    monkeypatch.setattr(search_module, "FEW_HITS", 0)
+    monkeypatch.setattr(search_module, "WALK_BAND_CAP", 1)
+    spy = Spy(search_module._rowid_walk)
+    monkeypatch.setattr(search_module, "_rowid_walk", spy)
+    assert [h.id for h in search(path, "common", sort="date", limit=7)] == expected
+    assert spy.results == [None]
+
+
 def test_plans_are_chosen_by_cost(archive_path, monkeypatch):
     from archive.query import parse_query
     from archive.search import _choose, _plan, _Reading
@@ -406,6 +422,7 @@ def test_plans_are_chosen_by_cost(archive_path, monkeypatch):
 
         assert choice("reviewers") == "all"  # few hits: sort them
         monkeypatch.setattr(search_module, "FEW_HITS", 0)
+        monkeypatch.setattr(search_module, "COST_PROBE", 1.0)  # a freshly merged index
         assert choice("thanks OR agreed OR lts", wanted=1) == "probe"  # common: walk
         assert choice("th*", wanted=1) == "set"  # a prefix is never probed row by row
         assert choice("reviewers", wanted=1000) == "all"
