@@ -285,10 +285,15 @@ def bench_search(plan: Plan, raw: dict[str, Any], archives_folder: Path) -> list
                 p95_target is None or numbers["p95_ms"] <= p95_target)
             target = f"p50 <= {p50_target} ms" + (
                 f", p95 <= {p95_target} ms" if p95_target else "")
+            baseline = f"{numbers['baseline']}: p50 {numbers['baseline_p50_ms']:.2f} ms"
+            if numbers["ranked_baseline_p50_ms"] is not None:
+                baseline += f"; ranked by bm25: p50 {numbers['ranked_baseline_p50_ms']:.1f} ms"
+            shares = numbers["word_share"]
+            words = f" (words in {min(shares):.2%}-{max(shares):.2%})" if shares else ""
             figures.append(Figure(
-                f"search in-process, top 20 + snippets, {_n(size)}: {label}",
+                f"search in-process, top 20 + snippets, {_n(size)}: {label}{words}",
                 f"p50 {numbers['p50_ms']:.1f} ms, p95 {numbers['p95_ms']:.1f} ms",
-                f"{numbers['baseline']}: p50 {numbers['baseline_p50_ms']:.2f} ms",
+                baseline,
                 target,
                 met if size >= 100_000 else None,  # the targets are set at 100k and 1M
                 numbers["p50_ms"],
@@ -296,22 +301,26 @@ def bench_search(plan: Plan, raw: dict[str, Any], archives_folder: Path) -> list
             ))
     for size in plan.process_sizes:
         queries = raw["search"][size]["facts"]["queries"]
-        picked = [queries["rare word"][0], queries["common word"][0]]
-        log(f"search as a process: {_n(size)}, {picked}")
-        result = searching.as_process(archives[size], picked, reps=plan.process_reps)
+        picked = {"rare word": queries["rare word"][0], ">10% word": queries["common word"][0]}
+        log(f"search as a process: {_n(size)}, {list(picked.values())}")
+        result = searching.as_process(archives[size], list(picked.values()),
+                                      reps=plan.process_reps)
         raw["search"][f"process-{size}"] = result
-        figures.append(Figure(
-            f"`listarchive search` as a whole process, {_n(size)} (rare and common word)",
-            f"p50 {result['p50_ms']:.0f} ms, p95 {result['p95_ms']:.0f} ms",
-            f"`python -c pass`: p50 {result['baseline_p50_ms']:.0f} ms",
-            "p50 <= 150 ms",
-            result["p50_ms"] <= 150,
-            result["p50_ms"],
-        ))
+        for kind, query in picked.items():
+            numbers = result["queries"][query]
+            figures.append(Figure(
+                f"`listarchive search` as a whole process, {_n(size)}: {kind} ({query})",
+                f"p50 {numbers['p50_ms']:.0f} ms, p95 {numbers['p95_ms']:.0f} ms",
+                f"`python -c pass`: p50 {result['baseline_p50_ms']:.0f} ms",
+                "p50 <= 150 ms",
+                numbers["p50_ms"] <= 150,
+                numbers["p50_ms"],
+            ))
     big = plan.search_sizes[-1]
     size = raw["search"][big]["size"]
     figures.append(Figure(
-        f"archive size on disk / body HTML ({_n(big)} generated messages)",
+        f"archive size on disk / body HTML ({_n(big)} generated messages: light HTML, "
+        f"short bodies, so fixed per-message costs weigh more)",
         f"{size['ratio']:.2f} ({size['archive_bytes'] / 2**20:,.0f} MB / "
         f"{size['body_html_bytes'] / 2**20:,.0f} MB)",
         "body HTML bytes (the denominator)",
