@@ -110,6 +110,14 @@ def _n(value: int) -> str:
         f"{value // 1000}k" if value >= 1000 and value % 1000 == 0 else str(value))
 
 
+def _ms(value: float) -> str:
+    return f"{value:.2f} ms" if value < 1 else f"{value:.1f} ms"
+
+
+def _share(value: float) -> str:
+    return f"{value:.3%}" if value < 0.001 else f"{value:.1%}"
+
+
 # --- the sections --------------------------------------------------------------------------
 
 
@@ -285,14 +293,15 @@ def bench_search(plan: Plan, raw: dict[str, Any], archives_folder: Path) -> list
                 p95_target is None or numbers["p95_ms"] <= p95_target)
             target = f"p50 <= {p50_target} ms" + (
                 f", p95 <= {p95_target} ms" if p95_target else "")
-            baseline = f"{numbers['baseline']}: p50 {numbers['baseline_p50_ms']:.2f} ms"
+            baseline = f"{numbers['baseline']}: p50 {_ms(numbers['baseline_p50_ms'])}"
             if numbers["ranked_baseline_p50_ms"] is not None:
-                baseline += f"; ranked by bm25: p50 {numbers['ranked_baseline_p50_ms']:.1f} ms"
+                baseline += f"; ranked by bm25: p50 {_ms(numbers['ranked_baseline_p50_ms'])}"
             shares = numbers["word_share"]
-            words = f" (words in {min(shares):.2%}-{max(shares):.2%})" if shares else ""
+            words = (f" (words in {_share(min(shares))}-{_share(max(shares))} of messages)"
+                     if shares else "")
             figures.append(Figure(
                 f"search in-process, top 20 + snippets, {_n(size)}: {label}{words}",
-                f"p50 {numbers['p50_ms']:.1f} ms, p95 {numbers['p95_ms']:.1f} ms",
+                f"p50 {_ms(numbers['p50_ms'])}, p95 {_ms(numbers['p95_ms'])}",
                 baseline,
                 target,
                 met if size >= 100_000 else None,  # the targets are set at 100k and 1M
