@@ -43,7 +43,7 @@ from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from archive import __version__
-from archive.db import Archive, archive_errors, parse_utc, utc_iso
+from archive.db import Archive, archive_errors, decode_body, parse_utc, utc_iso
 from archive.query import parse_date_bound
 from scraper.errors import ListarchiveError
 from scraper.models import CANONICAL_ORIGIN
@@ -241,10 +241,10 @@ def _text_to_html(text: str) -> str:
 _EMPTY_END = re.compile(r"(?:\s|<br>|<(p|div|span)>\s*</\1>)+\Z")
 
 
-def message_html(body_html: str, body_text: str = "") -> str:
+def message_html(body_html: str | bytes, body_text: str = "") -> str:
     """The HTML an entry shows for one message: sanitised, footer removed; the stored
     plain text (already footer-free) when the HTML has nothing left."""
-    cleaned = sanitize_html(strip_html_footer(body_html or ""))
+    cleaned = sanitize_html(strip_html_footer(decode_body(body_html)))
     cleaned = cleaned[:-_TAIL] + _EMPTY_END.sub("", cleaned[-_TAIL:])
     if not re.sub(r"<[^>]*>|\s", "", cleaned) and "<img" not in cleaned:
         return xml_text(_text_to_html(body_text or ""))

@@ -141,11 +141,15 @@ def probe(sim: SimulatorProcess, db: Path, messages: int, *,
 
 def size_ratio(db: Path) -> dict[str, Any]:
     """Archive bytes on disk over the bytes of body HTML the archive received."""
+    from archive.db import decode_body
+
     conn = sqlite3.connect(db)
     try:
-        html, count = conn.execute(
-            "SELECT sum(length(CAST(body_html AS BLOB))), count(*) FROM messages"
-        ).fetchone()
+        # body_html is stored deflated: count the UTF-8 bytes that were received.
+        html = count = 0
+        for (stored,) in conn.execute("SELECT body_html FROM messages"):
+            html += len(decode_body(stored).encode("utf-8"))
+            count += 1
     finally:
         conn.close()
     on_disk = archive_bytes(db)

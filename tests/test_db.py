@@ -638,6 +638,9 @@ def test_version_1_archive_is_upgraded_in_place_with_data_intact(path):
         assert upgraded.schema_version == SCHEMA_VERSION
         saved = upgraded.get_thread("dev@example.org", "topic1")
         assert saved["messages"][0]["body_text"] == "Codename: zanzibar"
+        assert saved["messages"][0]["body_html"] == "<p>Codename: zanzibar</p>"
+        stored = upgraded.db.conn.execute("SELECT body_html FROM messages").fetchone()[0]
+        assert isinstance(stored, bytes)  # deflated by the upgrade
         assert search(upgraded, "zanzibar") == [1]
         assert search(upgraded, "author: ann") == [1]
         assert_fts_consistent(upgraded)
@@ -743,3 +746,26 @@ def test_create_false_does_not_make_a_new_archive(path):
 def test_a_directory_is_not_an_archive(tmp_path):
     with pytest.raises(ArchiveError, match="directory"):
         Archive(tmp_path)
+
+
+def test_body_html_is_stored_deflated_and_read_back_exactly(archive):
+    body = "<div dir=ltr>" + "Ünïcode release notes, <b>bold</b> and a link. " * 200 + "</div>"
+    messages = three_messages()
+    messages[0] = replace(messages[0], body_html=body)
+    archive.save_thread(thread(DEV, messages), seen_at=T0)
+
+    stored = archive.db.conn.execute(
+        "SELECT body_html FROM messages ORDER BY posted_at LIMIT 1"
+    ).fetchone()[0]
+    assert isinstance(stored, bytes) and len(stored) < len(body.encode()) / 5
+    first = archive.get_thread("dev@example.org", messages[0].topic_id)["messages"][0]
+    assert first["body_html"] == body
+    # An unchanged re-save compares against the decoded HTML: nothing counts as changed.
+    again = archive.save_thread(thread(DEV, messages), seen_at=T0)
+    assert (again.new_messages, again.changed_messages) == (0, 0)
+
+
+def test_new_archives_use_larger_pages(archive):
+    from archive.db import PAGE_SIZE
+
+    assert archive.db.conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 8192
