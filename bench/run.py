@@ -27,7 +27,15 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import corpus, parsing, searching, syncing  # noqa: E402
-from bench.common import OUT, REPO, SimulatorProcess, machine_facts, median, run_child  # noqa: E402
+from bench.common import (  # noqa: E402
+    OUT,
+    REPO,
+    SimulatorProcess,
+    code_version,
+    machine_facts,
+    median,
+    run_child,
+)
 
 README = REPO / "bench" / "README.md"
 RESULTS_START, RESULTS_END = "<!-- results:start -->", "<!-- results:end -->"
@@ -354,9 +362,11 @@ def table(figures: list[Figure]) -> str:
     return "\n".join(lines)
 
 
-def header(machine: dict[str, Any], command: str, started: datetime, seconds: float) -> str:
+def header(machine: dict[str, Any], command: str, started: datetime, seconds: float,
+           code: str = "unknown") -> str:
     return (
-        f"Run on {started:%Y-%m-%d %H:%M} UTC with `{command}` ({seconds / 60:.1f} min).\n"
+        f"Run on {started:%Y-%m-%d %H:%M} UTC with `{command}` ({seconds / 60:.1f} min), "
+        f"code at {code}.\n"
         f"Machine: {machine['cores']} cores ({machine['cpu']}), {machine['memory_gb']} GB "
         f"memory, {machine['os']}; Python {machine['python']}, SQLite {machine['sqlite']}, "
         f"lxml {machine['lxml']}."
@@ -375,6 +385,7 @@ def run(plan: Plan, *, out: Path, command: str, sections: tuple[str, ...] = ("pa
         "search")) -> dict[str, Any]:
     """Run the chosen sections; return the results document (also written as JSON)."""
     started = datetime.now(UTC)
+    code = code_version()
     t0 = time.perf_counter()
     out.mkdir(parents=True, exist_ok=True)
     work = out / "work"
@@ -393,12 +404,13 @@ def run(plan: Plan, *, out: Path, command: str, sections: tuple[str, ...] = ("pa
         "date": started.isoformat(timespec="seconds"),
         "command": command,
         "seconds": seconds,
+        "code": code,
         "machine": machine,
         "plan": asdict(plan),
         "figures": [asdict(f) | {"verdict": f.verdict} for f in figures],
         "raw": raw,
         "table": table(figures),
-        "header": header(machine, command, started, seconds),
+        "header": header(machine, command, started, seconds, code),
     }
     path = out / f"results-{started:%Y-%m-%d}.json"
     path.write_text(json.dumps(document, indent=2, default=str))
