@@ -304,6 +304,12 @@ def runs_command(db_path: str, limit: int, as_json: bool) -> None:
     "--limit", type=click.IntRange(min=0), default=20, show_default=True, help="0 for no limit."
 )
 @click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many results.")
+@click.option(
+    "--exact-rank",
+    is_flag=True,
+    help="Rank every match. Without it, words found in more than 25,000 messages rank "
+    "only the 25,000 most recent matches, to answer quickly.",
+)
 @click.option("--threads", is_flag=True, help="One line per thread, with its number of hits.")
 @click.option("--json", "output", flag_value="json", help="A JSON array.")
 @click.option("--nl", "output", flag_value="nl", help="One JSON object per line.")
@@ -318,6 +324,7 @@ def search_command(
     sort: str,
     limit: int,
     offset: int,
+    exact_rank: bool,
     threads: bool,
     output: str | None,
 ) -> None:
@@ -349,6 +356,7 @@ def search_command(
         offset=offset,
         threads=threads,
         output=output,
+        exact=exact_rank,
     )
 
 

@@ -12,7 +12,9 @@ The plan, in the order the work is done:
    above body), or newest first. For date order with many hits the plan is chosen by
    a small cost model (:func:`_choose`): sort every hit, walk the posted_at index
    testing messages against the index or against the set of hits, or read the index
-   in rowid order when rowids follow dates (:func:`_rowid_walk`).
+   in rowid order when rowids follow dates (:func:`_rowid_walk`). Ranked by bm25 with
+   more than :data:`RANK_BOUND` hits, only the most recent ``RANK_BOUND`` are scored
+   (:func:`_rank_floor`), unless every hit is asked for.
 4. Only then are the rows shown read in full, and ``snippet()`` run on them: it
    re-reads each document, so it is never run on rows that are not displayed.
 
@@ -66,6 +68,7 @@ __all__ = [
     "print_results",
     "render_table",
     "resolve_group",
+    "RANK_BOUND",
     "search",
     "search_threads",
 ]
@@ -453,6 +456,7 @@ class _Plan:
     highlight: str | None  # FTS5 expression: any positive word of the query
     group_keys: list[str]  # groups named by top-level group: conditions
     patterns: list[str]  # substring regexes (unsegmented scripts) to highlight
+    driving: list[Node]  # the top-level parts the drive is made of, to estimate hits by
 
 
 def _conjuncts(node: Node | None) -> list[Node]:
@@ -507,10 +511,12 @@ def _plan(conn: sqlite3.Connection, query: Query) -> _Plan:
     ranked = False
     group_keys: list[str] = []
     dates: DateRange | None = None
+    driving: list[Node] = []
     for node in _conjuncts(query.root):
         needed = compiler.need(node)
         if needed is not None:
             positives.append(needed)
+            driving.append(node)
             ranked = ranked or _free_text(node)
         if compiler.pure(node) is not None:
             continue  # decided by the driving expression alone
@@ -538,7 +544,7 @@ def _plan(conn: sqlite3.Connection, query: Query) -> _Plan:
     prefix = any(t.prefix for t in _terms(query.root) if not t.substring)
     return _Plan(
         compiler, drive, residual, needles, ranked, prefix, dates, highlight or None,
-        group_keys, patterns,
+        group_keys, patterns, driving,
     )  # fmt: skip
 
 
@@ -586,9 +592,19 @@ def _where(conditions: Sequence[str]) -> str:
 
 
 def _ranked_ids(
-    conn: sqlite3.Connection, plan: _Plan, sort: str, limit: int | None, offset: int
+    conn: sqlite3.Connection,
+    plan: _Plan,
+    sort: str,
+    limit: int | None,
+    offset: int,
+    *,
+    exact: bool = False,
 ) -> list[tuple[int, float | None]]:
-    """``(message id, score)`` of the hits to show, in order."""
+    """``(message id, score)`` of the hits to show, in order.
+
+    Unless ``exact``, a ranking that shows no more than :data:`RANK_BOUND` results
+    scores only the ``RANK_BOUND`` most recent hits (see :func:`_rank_floor`).
+    """
     if limit == 0:
         return []
     wanted = None if limit is None else offset + limit
@@ -600,6 +616,9 @@ def _ranked_ids(
             return walked[offset:]
         choice = _choose(conn, plan, wanted)
     bounds = _rowid_bounds(conn, plan) if choice == "all" else None
+    if rank and not exact and plan.drive is not None and wanted is not None:
+        if wanted <= RANK_BOUND:
+            bounds = _rank_floor(conn, plan, bounds) or bounds
     sql = _ordered_sql(plan, rank, choice, bounds)
     params = plan.compiler.params
     if not plan.needles:
@@ -640,13 +659,13 @@ def _ordered_sql(
 ) -> str:
     """SELECT (id, score) of every match, in the order to show them.
 
-    ``choice`` comes from :func:`_choose`. Ranking takes every hit: bm25 needs them all
-    (and scoring one message at a time would recount the whole index to weigh each
-    word). Sorted by date, a few hits are sorted outright; many are found by walking
-    the posted_at index newest first, testing each message against the index (a
-    common word: "probe") or against the set of hits built once ("set": a prefix, or
-    a word that is not that common). ``bounds`` limits the rowids read from the index
-    (see :func:`_rowid_bounds`).
+    ``choice`` comes from :func:`_choose`. Ranking takes every hit within ``bounds``:
+    bm25 needs them all (and scoring one message at a time would recount the whole
+    index to weigh each word). Sorted by date, a few hits are sorted outright; many
+    are found by walking the posted_at index newest first, testing each message
+    against the index (a common word: "probe") or against the set of hits built once
+    ("set": a prefix, or a word that is not that common). ``bounds`` limits the
+    rowids read from the index (see :func:`_rowid_bounds` and :func:`_rank_floor`).
     """
     c = plan.compiler
     residual = _where(plan.residual)
@@ -666,28 +685,172 @@ def _ordered_sql(
         # The unary + keeps SQLite from looking messages up by the set: it walks the
         # posted_at index instead, newest first, and stops once it has enough.
         return f"SELECT m.id, NULL FROM messages m WHERE {hit_set} AND {residual}{newest_first}"
-    if rank and not plan.residual:
-        return (
-            f"SELECT messages_fts.rowid, {score} AS score FROM messages_fts"
-            f" WHERE messages_fts MATCH {drive} ORDER BY score, 1"
-        )
-    if rank and not re.search(r"\bm\.(?!id\b)", residual):
-        # Only the id is needed (a group, a negation): no need to read each message.
-        residual = residual.replace("m.id", "messages_fts.rowid")
-        return (
-            f"SELECT messages_fts.rowid, {score} AS score FROM messages_fts"
-            f" WHERE messages_fts MATCH {drive} AND {residual} ORDER BY score, 1"
-        )
-    joined = (
-        "FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid"
-        f" WHERE messages_fts MATCH {drive} AND {residual}"
-    )
+    if rank:
+        source = _hit_source(plan, drive, bounds)
+        return f"SELECT messages_fts.rowid, {score} AS score {source} ORDER BY score, 1"
+    source = _hit_source(plan, drive, bounds, joined=True)
+    return f"SELECT m.id, NULL {source}{newest_first}"
+
+
+def _hit_source(
+    plan: _Plan, drive: str, bounds: tuple[int, int] | None, *, joined: bool = False
+) -> str:
+    """``FROM ... WHERE ...`` of every hit of the drive (the parameter ``drive``) that
+    passes the residual conditions, with rowids within ``bounds``; ``joined``: with
+    each hit's message as ``m`` even when the conditions do not need it."""
+    c = plan.compiler
+    residual = _where(plan.residual)
+    within = ""
     if bounds is not None:
         low, high = c.param(bounds[0]), c.param(bounds[1])
-        joined += f" AND messages_fts.rowid BETWEEN {low} AND {high}"
-    if rank:
-        return f"SELECT m.id, {score} AS score {joined} ORDER BY score, 1"
-    return f"SELECT m.id, NULL {joined}{newest_first}"
+        within = f" AND messages_fts.rowid BETWEEN {low} AND {high}"
+    if not plan.residual and not joined:
+        return f"FROM messages_fts WHERE messages_fts MATCH {drive}{within}"
+    if not joined and not re.search(r"\bm\.(?!id\b)", residual):
+        # Only the id is needed (a group, a negation): no need to read each message.
+        residual = residual.replace("m.id", "messages_fts.rowid")
+        return f"FROM messages_fts WHERE messages_fts MATCH {drive} AND {residual}{within}"
+    return (
+        "FROM messages_fts CROSS JOIN messages m ON m.id = messages_fts.rowid"
+        f" WHERE messages_fts MATCH {drive} AND {residual}{within}"
+    )
+
+
+# Ranked by relevance, at most this many hits are scored: the most recent ones. bm25
+# costs about a microsecond per hit, and a word found in a quarter of a million
+# messages would otherwise take a quarter of a second to rank; the bound keeps the
+# cost of any ranking near that of a word in this many messages. bm25 still weighs
+# words by their frequency in the whole archive, so scores are those of an exact
+# ranking; only the candidates are fewer.
+RANK_BOUND = 25_000
+# Every rowid SQLite can hold: the band of a search without bounds.
+ROWIDS = (-(2**63), 2**63 - 1)
+
+
+def _rank_floor(
+    conn: sqlite3.Connection, plan: _Plan, bounds: tuple[int, int] | None
+) -> tuple[int, int] | None:
+    """The band of rowids (within ``bounds``) holding the ``RANK_BOUND`` most recent
+    hits, when there are more hits than that; None to rank every hit.
+
+    The index's per-word document counts tell at once when there cannot be that many
+    (a phrase or AND has no more hits than its rarest word); otherwise the index is
+    read in rowid order from the newest end, stopping at the ``RANK_BOUND``-th hit.
+    With fewer hits than that the read finds none, and every hit is ranked, as
+    without a bound. Rowids stand for recency only when syncs stored messages in date
+    order (either way): when the newest messages are in the middle, every hit is
+    ranked.
+    """
+    assert plan.drive is not None
+    estimate = _estimated_hits(conn, plan)
+    if estimate is not None and estimate <= RANK_BOUND:
+        return None
+    low, high = bounds or ROWIDS
+    direction = _newest_end(conn, plan, bounds)
+    if direction is None:
+        return None
+    c = plan.compiler
+    source = _hit_source(plan, c.param(plan.drive), bounds)
+    edge = conn.execute(
+        f"SELECT messages_fts.rowid {source} ORDER BY messages_fts.rowid {direction}"
+        " LIMIT 1 OFFSET :rank_offset",
+        {**c.params, "rank_offset": RANK_BOUND - 1},
+    ).fetchone()
+    if edge is None:
+        return None
+    return (max(low, edge[0]), high) if direction == "DESC" else (low, min(high, edge[0]))
+
+
+def _newest_end(
+    conn: sqlite3.Connection, plan: _Plan, bounds: tuple[int, int] | None
+) -> str | None:
+    """Which end of the rowids holds the newest messages: "DESC", "ASC", or None for
+    neither. Within ``bounds`` (a date range's band), those of the range; otherwise
+    those of the archive, which also orders the messages of any date range."""
+    dated, params = "1", []
+    if plan.dates is not None and bounds is not None:
+        dated, params = _in_dates(plan.dates)
+    newest = [
+        row[0]
+        for row in conn.execute(
+            f"SELECT id FROM messages WHERE {dated} ORDER BY posted_at DESC, id DESC LIMIT 10",
+            params,
+        )
+    ]
+    if not newest:
+        return None
+    if bounds is None:
+        bounds = conn.execute(
+            "SELECT (SELECT min(id) FROM messages), (SELECT max(id) FROM messages)"
+        ).fetchone()
+    return _which_end(newest, *bounds)
+
+
+def _which_end(newest: list[int], low: int, high: int) -> str | None:
+    """Where most of the ids ``newest`` lie: near ``high`` ("DESC"), near ``low``
+    ("ASC"), or neither (None)."""
+    middle = sorted(newest)[len(newest) // 2]
+    margin = (high - low) * 0.1
+    if middle >= high - margin:
+        return "DESC"
+    if middle <= low + margin:
+        return "ASC"
+    return None
+
+
+def _estimated_hits(conn: sqlite3.Connection, plan: _Plan) -> int | None:
+    """At least as many as the hits of the drive, from per-word document counts;
+    None when no part of the query can be counted that way."""
+    counted = [n for n in (_estimate(conn, node) for node in plan.driving) if n is not None]
+    return min(counted) if counted else None
+
+
+def _estimate(conn: sqlite3.Connection, node: Node) -> int | None:
+    if isinstance(node, Term):
+        words = _index_words(node.text)
+        if node.substring or not words:
+            return None
+        last = len(words) - 1
+        return min(
+            _documents(conn, word, prefix=node.prefix and i == last) for i, word in enumerate(words)
+        )
+    if isinstance(node, And):
+        counted = [n for n in (_estimate(conn, child) for child in node.nodes) if n is not None]
+        return min(counted) if counted else None
+    if isinstance(node, Or):
+        parts = [_estimate(conn, child) for child in node.nodes]
+        return None if None in parts else sum(parts)  # type: ignore[arg-type]
+    return None  # a negation, a date, a group: no bound on the hits
+
+
+def _index_words(text: str) -> list[str]:
+    """The tokens the index's unicode61 tokenizer (remove_diacritics 2) makes of text."""
+    folded = "".join(
+        c for c in unicodedata.normalize("NFKD", text.lower()) if not unicodedata.combining(c)
+    )
+    return "".join(c if is_token_char(c) else " " for c in folded).split()
+
+
+# A prefix's count adds up the counts of this many words that start with it, at most.
+PREFIX_WORDS = 1000
+
+
+def _documents(conn: sqlite3.Connection, word: str, *, prefix: bool) -> int:
+    """How many messages hold ``word`` (or, for a prefix, at most how many)."""
+    # fts5vocab's "row" table counts the messages holding each word; it is created in
+    # the connection's temp schema, so the archive file is never written.
+    conn.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.listarchive_vocab"
+        " USING fts5vocab(main, 'messages_fts', 'row')"
+    )
+    if prefix:
+        sql = (
+            "SELECT sum(doc) FROM (SELECT doc FROM temp.listarchive_vocab"
+            " WHERE term >= ? AND term < ? LIMIT ?)"
+        )
+        return conn.execute(sql, (word, word + "\U0010ffff", PREFIX_WORDS)).fetchone()[0] or 0
+    row = conn.execute("SELECT doc FROM temp.listarchive_vocab WHERE term = ?", (word,)).fetchone()
+    return row[0] if row else 0
 
 
 def _rowid_bounds(conn: sqlite3.Connection, plan: _Plan) -> tuple[int, int] | None:
@@ -842,13 +1005,7 @@ def _walk_direction(conn: sqlite3.Connection, plan: _Plan) -> str | None:
     low, high = conn.execute(
         "SELECT (SELECT min(id) FROM messages), (SELECT max(id) FROM messages)"
     ).fetchone()
-    middle = sorted(newest)[len(newest) // 2]
-    margin = (high - low) * 0.1
-    if middle >= high - margin:
-        return "DESC"
-    if middle <= low + margin:
-        return "ASC"
-    return None
+    return _which_end(newest, low, high)
 
 
 def _many_hits(conn: sqlite3.Connection, plan: _Plan) -> bool:
@@ -1035,6 +1192,7 @@ def search(
     snippets: bool = True,
     now: datetime | None = None,
     highlight: tuple[str, str] = ("**", "**"),
+    exact: bool = False,
 ) -> list[SearchHit]:
     """Messages matching ``query`` and the filters, best first (or newest first).
 
@@ -1044,12 +1202,16 @@ def search(
     words (only filters, or empty) lists messages newest first. ``sort="rank"``
     orders by bm25 when there are words to rank by. ``highlight`` wraps the matched
     words in each snippet. Raises :class:`BadQuery` for a malformed query.
+
+    Ranked by relevance, words found in more than :data:`RANK_BOUND` messages rank
+    only the ``RANK_BOUND`` most recent matches (when no more results than that are
+    asked for); ``exact=True`` ranks every match.
     """
     _check(sort, limit, offset)
     parsed = _build_query(query, groups=groups, authors=authors, since=since, until=until, now=now)
     with _Reading(db_or_archive) as conn:
         plan = _plan(conn, parsed)
-        ranked = _ranked_ids(conn, plan, sort, limit, offset)
+        ranked = _ranked_ids(conn, plan, sort, limit, offset, exact=exact)
         return _hits(conn, ranked, plan, snippets=snippets, highlight=highlight)
 
 
@@ -1064,16 +1226,18 @@ def matching_message_ids(
     sort: str = "date",
     limit: int | None = None,
     now: datetime | None = None,
+    exact: bool = False,
 ) -> list[int]:
     """The ids of every message matching (newest first, or best first with ``"rank"``).
 
-    For ``export --query`` and ``feed --query``: no snippets, no row reads.
+    For ``export --query`` and ``feed --query``: no snippets, no row reads. A ranked
+    ``limit`` is bounded as in :func:`search` unless ``exact``.
     """
     _check(sort, limit, 0)
     parsed = _build_query(query, groups=groups, authors=authors, since=since, until=until, now=now)
     with _Reading(db_or_archive) as conn:
         plan = _plan(conn, parsed)
-        return [row[0] for row in _ranked_ids(conn, plan, sort, limit, 0)]
+        return [row[0] for row in _ranked_ids(conn, plan, sort, limit, 0, exact=exact)]
 
 
 def search_threads(
@@ -1331,6 +1495,7 @@ def print_results(
     offset: int = 0,
     threads: bool = False,
     output: str | None = None,
+    exact: bool = False,
     stdout: Any = None,
     stderr: Any = None,
 ) -> None:
@@ -1354,8 +1519,9 @@ def print_results(
     else:
         marks = (MARK_START, MARK_END) if table else ("**", "**")
         items = search(
-            db_path, query, sort=sort, limit=limit, offset=offset, highlight=marks, **filters
-        )
+            db_path, query, sort=sort, limit=limit, offset=offset, highlight=marks,
+            exact=exact, **filters,
+        )  # fmt: skip
     if output == "json":
         text = hits_to_json(items) + "\n"
     elif output == "nl":
