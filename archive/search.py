@@ -33,7 +33,7 @@ import re
 import sqlite3
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -457,6 +457,7 @@ class _Plan:
     group_keys: list[str]  # groups named by top-level group: conditions
     patterns: list[str]  # substring regexes (unsegmented scripts) to highlight
     driving: list[Node]  # the top-level parts the drive is made of, to estimate hits by
+    estimates: dict[str, int | None] = field(default_factory=dict)  # computed once
 
 
 def _conjuncts(node: Node | None) -> list[Node]:
@@ -801,8 +802,10 @@ def _which_end(newest: list[int], low: int, high: int) -> str | None:
 def _estimated_hits(conn: sqlite3.Connection, plan: _Plan) -> int | None:
     """At least as many as the hits of the drive, from per-word document counts;
     None when no part of the query can be counted that way."""
-    counted = [n for n in (_estimate(conn, node) for node in plan.driving) if n is not None]
-    return min(counted) if counted else None
+    if "hits" not in plan.estimates:
+        counted = [n for n in (_estimate(conn, node) for node in plan.driving) if n is not None]
+        plan.estimates["hits"] = min(counted) if counted else None
+    return plan.estimates["hits"]
 
 
 def _estimate(conn: sqlite3.Connection, node: Node) -> int | None:
@@ -863,7 +866,10 @@ def _rowid_bounds(conn: sqlite3.Connection, plan: _Plan) -> tuple[int, int] | No
     """
     if plan.dates is None or plan.drive is None:
         return None
-    hits = _count(conn, "messages_fts WHERE messages_fts MATCH ?", [plan.drive], cap=10**6)
+    # An estimate will do: it only weighs whether the band is worth finding.
+    hits = _estimated_hits(conn, plan)
+    if hits is None:
+        hits = _count(conn, "messages_fts WHERE messages_fts MATCH ?", [plan.drive], cap=10**6)
     if hits < FEW_HITS:
         return None
     dated, params = _in_dates(plan.dates)
