@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,40 +46,64 @@ _decoder = json.JSONDecoder()
 
 @dataclass(frozen=True)
 class InitData:
-    """One ``AF_initDataCallback`` block: its ``ds:N`` key (if found) and its data."""
+    """One ``AF_initDataCallback`` block: its ``ds:N`` key (if found), its data, and where
+    the data's JSON text lies in the page (``html[start:end]``)."""
 
     key: str | None
     data: Any
+    start: int = 0
+    end: int = 0
 
 
 def init_data_blocks(html: str) -> list[InitData]:
     """Every decodable ``AF_initDataCallback`` block of the page, in page order."""
     blocks = []
-    for match in _CALLBACK_HEAD.finditer(html):
+    match = _CALLBACK_HEAD.search(html)
+    while match is not None:
         start = _skip_space(html, match.end())
         try:
             data, end = _decoder.raw_decode(html, start)
         except json.JSONDecodeError:
-            continue  # a JS-only value, or truncated: the other blocks may still do
+            # A JS-only value, or truncated: the other blocks may still do.
+            match = _CALLBACK_HEAD.search(html, match.end())
+            continue
         key_match = _KEY.search(match["head"])
         if key_match is None:
             tail = html[end : end + _TAIL_WINDOW].split("})", 1)[0]
             key_match = _KEY.search(tail)
-        blocks.append(InitData(key_match["key"] if key_match else None, data))
+        blocks.append(InitData(key_match["key"] if key_match else None, data, start, end))
+        # Nothing inside decoded data is a block of its own, and skipping it halves the scan.
+        match = _CALLBACK_HEAD.search(html, end)
     return blocks
 
 
-def service_keys(html: str) -> dict[str, str]:
-    """``AF_dataServiceRequests`` as ``{"ds:7": "Dq0xse", ...}``."""
+def service_keys(html: str, blocks: Sequence[InitData] = ()) -> dict[str, str]:
+    """``AF_dataServiceRequests`` as ``{"ds:7": "Dq0xse", ...}``.
+
+    The data of ``blocks`` (already decoded from ``html``) is not searched: the mapping is
+    never inside it, and a message quoting one there is not the page's.
+    """
     keys: dict[str, str] = {}
-    start = html.find("AF_dataServiceRequests")
-    while start >= 0:  # scanning only the scripts that name it keeps big pages cheap
-        end = html.find("</script", start)
-        end = end if end >= 0 else len(html)
-        for match in _SERVICE.finditer(html, start, end):
-            keys.setdefault(match["key"], match["rpc"])
-        start = html.find("AF_dataServiceRequests", end)
+    for first, last in outside_spans(((b.start, b.end) for b in blocks), len(html)):
+        start = html.find("AF_dataServiceRequests", first, last)
+        while start >= 0:  # scanning only the scripts that name it keeps big pages cheap
+            end = html.find("</script", start, last)
+            end = end if end >= 0 else last
+            for match in _SERVICE.finditer(html, start, end):
+                keys.setdefault(match["key"], match["rpc"])
+            start = html.find("AF_dataServiceRequests", end, last)
     return keys
+
+
+def outside_spans(spans: Iterable[tuple[int, int]], length: int) -> Iterator[tuple[int, int]]:
+    """The ``(start, end)`` spans of ``range(length)`` that none of ``spans`` covers."""
+    position = 0
+    for start, end in sorted(spans):
+        if start > position:
+            yield position, start
+        position = max(position, end)
+    if position < length:
+        yield position, length
 
 
 def find_rpc_data(html: str, rpc_id: str, looks_right: Callable[[Any], bool]) -> Any | None:
@@ -88,8 +112,14 @@ def find_rpc_data(html: str, rpc_id: str, looks_right: Callable[[Any], bool]) ->
     The block named by ``AF_dataServiceRequests`` wins when its data has the expected shape;
     otherwise (mapping missing or renamed) the first block whose data has the shape.
     """
-    blocks = init_data_blocks(html)
-    mapped = {key for key, rpc in service_keys(html).items() if rpc == rpc_id}
+    return pick_rpc_data(html, init_data_blocks(html), rpc_id, looks_right)
+
+
+def pick_rpc_data(
+    html: str, blocks: Sequence[InitData], rpc_id: str, looks_right: Callable[[Any], bool]
+) -> Any | None:
+    """:func:`find_rpc_data` among blocks already read from ``html``."""
+    mapped = {key for key, rpc in service_keys(html, blocks).items() if rpc == rpc_id}
     for block in blocks:
         if block.key in mapped and looks_right(block.data):
             return block.data
