@@ -18,6 +18,7 @@ import logging
 import re
 from dataclasses import replace
 from datetime import UTC, datetime
+from functools import cached_property
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
@@ -33,12 +34,14 @@ from scraper.models import (
     Topic,
     TopicPage,
 )
-from scraper.pages import dom
+from scraper.pages import dom, scan
 from scraper.pages.blocks import (
     RPC_THREAD,
     RPC_TOPIC_LIST,
     build_batchexecute_request,
     find_rpc_data,
+    init_data_blocks,
+    pick_rpc_data,
     rpc_payload,
 )
 from scraper.pages.blocks import parse_page_tokens as _tokens_from_text
@@ -142,22 +145,23 @@ def parse_thread_page(
     ``now`` dates time-only visible dates ("5:29 AM") when the DOM fallback is used.
     """
     text = _as_text(html)
-    tree = dom.parse_html(html)
     where = url or ref.url
     now = _now(now)
-    group = Group(ref.group, id=None, email=ref.group.email, title=dom.group_title(tree))
-    sections = dom.message_sections(tree)
+    blocks = init_data_blocks(text)
+    data = pick_rpc_data(text, blocks, RPC_THREAD, _is_thread)
+    page = _ThreadHtml(html, text, [(block.start, block.end) for block in blocks])
+    group = Group(ref.group, id=None, email=ref.group.email, title=page.group_title())
 
-    data = find_rpc_data(text, RPC_THREAD, _is_thread)
     if data is None:
         logger.warning("%s: no thread JSON in the page; reading its HTML instead", where)
     else:
         group = _group_identity(data[0], group)
         try:
-            return _thread_from_json(data, group, tree, sections, now)
+            return _thread_from_json(data, group, page, now)
         except _Unusable as problem:
             logger.warning("%s: %s; reading the page HTML instead", where, problem)
 
+    tree, sections = page.tree, page.sections
     _refuse_truncated(text, where)
     if not sections:
         raise LayoutChanged(
@@ -264,16 +268,14 @@ def _topic(row: Any) -> Topic:
     )
 
 
-def _thread_from_json(
-    data: list[Any], group: Group, tree: Any, sections: dict[str, Any], now: datetime
-) -> Thread:
+def _thread_from_json(data: list[Any], group: Group, page: _ThreadHtml, now: datetime) -> Thread:
     summary = data[1]
     topic_id = summary[1]
-    subject = _str(_at(summary, 2)) or dom.thread_subject(tree) or ""
+    subject = _str(_at(summary, 2)) or dom.thread_subject(page.tree) or ""
     if not data[2]:
         raise _Unusable("the thread JSON has no messages")
     # Each element of data[2] is ONE message (reading data[2][0] as the list loses replies).
-    messages = tuple(_message(element, topic_id, subject, sections, now) for element in data[2])
+    messages = tuple(_message(element, topic_id, subject, page, now) for element in data[2])
     count = _at(summary, 6)
     return Thread(
         group,
@@ -286,33 +288,33 @@ def _thread_from_json(
 
 
 def _message(
-    element: Any, topic_id: str, thread_subject: str, sections: dict[str, Any], now: datetime
+    element: Any, topic_id: str, thread_subject: str, page: _ThreadHtml, now: datetime
 ) -> Message:
     record = _at(element, 0)
     meta = _at(record, 0)
     message_id = _at(meta, 1)
     if not isinstance(message_id, str) or not message_id:
         raise _Unusable("a message without a message id")
-    section = sections.get(message_id)
 
     author_entry = _at(_at(meta, 2), 0)
     author = _str(_at(author_entry, 0))
-    if not author and section is not None:
+    if not author and (section := page.sections.get(message_id)) is not None:
         author = dom.section_author(section)
     email = _at(author_entry, 2)  # null unless a member's cookie was sent
 
     updated_at = epoch_to_datetime(_at(meta, 7))
     posted_at = epoch_to_datetime(_at(meta, 8)) or updated_at
-    if posted_at is None and section is not None:
+    if posted_at is None and (section := page.sections.get(message_id)) is not None:
         posted_at = dom.section_date(section, now)
     if posted_at is None:
         raise _Unusable(f"message {message_id} has no timestamp")
 
     body_html = _body_html(_at(record, 1))
     if body_html is None:
+        section = page.sections.get(message_id)
         body_html = (dom.section_body_html(section) if section is not None else None) or ""
 
-    masked = dom.section_masked_address(section, author) if section is not None else None
+    masked = page.masked_address(message_id, author)
     if masked is None:
         if isinstance(email, str) and "@" in email:
             masked = email
@@ -372,6 +374,64 @@ def _attachments(value: Any) -> tuple[Attachment, ...]:
 
 def _url_name(url: str) -> str:
     return unquote(urlsplit(url).path.rstrip("/").rpartition("/")[2]) or "attachment"
+
+
+# The HTML beside the JSON ------------------------------------------------------------------
+
+
+class _ThreadHtml:
+    """A thread page's HTML, parsed into a DOM only when something needs one.
+
+    A page read from its JSON still needs the group's name and the authors' masked
+    addresses from the HTML; :mod:`.scan` reads those without a DOM when the markup is
+    plain enough to be sure lxml would read the same, and lxml reads them otherwise. The
+    DOM is also built for what a message's JSON lacks (an author, a date, a body).
+    """
+
+    def __init__(self, html: bytes | str, text: str, json_spans: list[tuple[int, int]]):
+        self._html = html
+        self._text = text
+        self._json_spans = json_spans
+
+    @cached_property
+    def tree(self) -> dom.Element | None:
+        return dom.parse_html(self._html)
+
+    @cached_property
+    def sections(self) -> dict[str, dom.Element]:
+        return dom.message_sections(self.tree)
+
+    @cached_property
+    def _scanned_addresses(self) -> dict[str, str | None] | None:
+        if not self._clean_text:
+            return None
+        return scan.masked_addresses(self._text, self._json_spans)
+
+    @cached_property
+    def _clean_text(self) -> bool:
+        """Whether the text is what lxml reads: bytes that are valid UTF-8 (lxml has its
+        own ways with bad bytes, unlike the decoding that put U+FFFD in their place)."""
+        if isinstance(self._html, str) or "\ufffd" not in self._text:
+            return True
+        try:
+            self._html.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+        return True
+
+    def group_title(self) -> str | None:
+        title = scan.group_title(self._text) if self._clean_text else None
+        return title if title is not None else dom.group_title(self.tree)
+
+    def masked_address(self, message_id: str, author: str) -> str | None:
+        """What :func:`.dom.section_masked_address` says for the message's section, if any."""
+        scanned = self._scanned_addresses
+        # Google shows every message of the JSON as a section: one the scan did not find
+        # means markup it did not expect, so lxml decides.
+        if scanned is None or message_id not in scanned:
+            section = self.sections.get(message_id)
+            return dom.section_masked_address(section, author) if section is not None else None
+        return author if MASKED_ADDRESS_RE.fullmatch(author) else scanned[message_id]
 
 
 # Small helpers -----------------------------------------------------------------------------

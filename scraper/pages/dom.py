@@ -1,9 +1,9 @@
 """Reading the server-rendered HTML with lxml: the fallback layer, and masked addresses.
 
-Every selector comes from :data:`~scraper.pages.selectors.SELECTORS`. lxml is used for both
-the cheap pass that enriches JSON-parsed threads (masked addresses only exist in the DOM)
-and the full DOM fallback: it is the parser BeautifulSoup would wrap anyway, minus the 25x
-overhead, and tolerant of the same broken markup.
+Every selector comes from :data:`~scraper.pages.selectors.SELECTORS`. lxml reads the full
+DOM fallback, and the masked addresses and group name of JSON-parsed threads when
+:mod:`.scan` cannot read them without a DOM: it is the parser BeautifulSoup would wrap
+anyway, minus the 25x overhead, and tolerant of the same broken markup.
 """
 
 from __future__ import annotations

@@ -56,6 +56,8 @@ class Selectors:
     )
 
     # Thread page -----------------------------------------------------------------------
+    # scan.py applies the message, author, body and masked-link rules below without a DOM
+    # (for JSON-parsed threads); it steps aside for lxml when they change here.
     thread_subject: tuple[str, ...] = (
         "//h1[@jsname='GNEpNe']",
         "//h1",
