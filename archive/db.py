@@ -366,6 +366,20 @@ class _Content:
     fingerprint: str
 
 
+def _message_values(message: Message, content: _Content) -> tuple[Any, ...]:
+    """The stored columns from subject to fingerprint, in the order insert and update use."""
+    return (
+        message.subject,
+        message.author,
+        message.masked_address,
+        utc_iso(message.posted_at),
+        _iso_or_none(message.updated_at),
+        encode_body(message.body_html),
+        content.body_text,
+        content.fingerprint,
+    )
+
+
 def _content(message: Message) -> _Content:
     from archive import text  # lxml lives behind this import; keep it off the read path
 
@@ -825,18 +839,7 @@ class Archive:
                 body_html, body_text, fingerprint, first_seen_at, last_seen_at)
             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             """,
-            (
-                message.subject,
-                message.author,
-                message.masked_address,
-                utc_iso(message.posted_at),
-                _iso_or_none(message.updated_at),
-                encode_body(message.body_html),
-                content.body_text,
-                content.fingerprint,
-                seen,
-                seen,
-            ),
+            (*_message_values(message, content), seen, seen),
         )
         message_id = cursor.lastrowid
         self._insert_attachments(conn, message_id, message)
@@ -851,17 +854,7 @@ class Archive:
                 updated_at = ?, body_html = ?, body_text = ?, fingerprint = ?
             WHERE id = ?
             """,
-            (
-                message.subject,
-                message.author,
-                message.masked_address,
-                utc_iso(message.posted_at),
-                _iso_or_none(message.updated_at),
-                encode_body(message.body_html),
-                content.body_text,
-                content.fingerprint,
-                message_id,
-            ),
+            (*_message_values(message, content), message_id),
         )
         conn.execute("DELETE FROM attachments WHERE message_id = ?", (message_id,))
         self._insert_attachments(conn, message_id, message)

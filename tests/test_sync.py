@@ -34,6 +34,7 @@ from scraper.http import Fetcher
 from scraper.models import Topic
 from tests.simulator import GroupsState, Simulator
 from tests.simulator.demo import CROSS_POST_SUBJECTS, populate
+from tests.test_http import FakeTime
 
 ANNOUNCE = "https://groups.google.com/g/demo-announce"
 DEV = "https://groups.google.com/a/example.org/g/dev"
@@ -467,24 +468,13 @@ def test_a_group_page_without_its_json_still_archives_every_topic(tmp_path):
 # --- options and units ------------------------------------------------------------------------
 
 
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
 
 
 def test_a_group_delay_applies_to_that_group_only(tmp_path):
     state = GroupsState()
     add_small_group(state, "slow", 2)
     add_small_group(state, "fast", 2)
-    clock = FakeClock()
+    clock = FakeTime()
     with Simulator(state) as sim, Fetcher(sim.base_url, delay=0.5, sleep=clock.sleep,
                                           clock=clock.clock) as fetcher:
         targets = [SyncTarget(targets_from_urls(["slow"])[0].ref, delay=30.0),
