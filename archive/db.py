@@ -335,6 +335,9 @@ def decode_body(stored: bytes | str | None) -> str:
 
 SCHEMA_VERSION = len(MIGRATION_NAMES)
 PAGE_SIZE = 8192  # for new archives; an existing file keeps its own
+# The full-text index is merged into one segment once the segments written since
+# its last merge add up to this share of it (see Archive.merge_search_index).
+MERGE_SHARE = 0.1
 
 
 # --- results --------------------------------------------------------------------
@@ -881,6 +884,41 @@ class Archive:
                 (message_id,),
             )
         ]
+
+    # search index upkeep ---------------------------------------------------------------
+
+    @_guarded
+    def search_index_segments(self) -> list[int]:
+        """The full-text index's segments, each as its number of leaf pages, largest first.
+
+        Every write transaction adds a segment and FTS5 merges them only in batches, so
+        an archive filled by many small commits (a sync commits each thread) is read
+        from several segments; each query looks a word up in every one of them.
+        """
+        rows = self.db.conn.execute(
+            "SELECT count(*) FROM messages_fts_idx GROUP BY segid ORDER BY 1 DESC"
+        ).fetchall()
+        return [row[0] for row in rows]
+
+    @_guarded
+    def merge_search_index(self, *, force: bool = False) -> bool:
+        """Merge the full-text index into one segment if that is due; True if it merged.
+
+        Due when the segments beside the largest add up to :data:`MERGE_SHARE` of it
+        (or, with ``force``, whenever there are two or more). Merging rewrites the whole
+        index (about 8 s for a million messages), so waiting for a share keeps its cost
+        proportional to what was written, while a query on one segment seeks each word
+        once: at a million messages a phrase's snippets cost 0.02-0.04 ms each instead
+        of 0.25 ms on the ten segments a build left behind. The write-ahead log the
+        merge fills is truncated afterwards, so the file does not keep its size.
+        """
+        sizes = self.search_index_segments()
+        if len(sizes) < 2 or not force and sum(sizes[1:]) < sizes[0] * MERGE_SHARE:
+            return False
+        with self._write() as conn:
+            conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('optimize')")
+        self.db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        return True
 
     # reads -------------------------------------------------------------------------
 

@@ -480,6 +480,10 @@ def sync_groups(
                 if result.status == "interrupted":
                     interrupted = True
                     break
+            # Each saved thread was its own commit, so its own index segment; a run that
+            # wrote enough merges them, and searches look each word up once again.
+            if not interrupted and any(r.new_messages or r.changed_messages for r in results):
+                archive.merge_search_index()
         except BaseException as err:
             if isinstance(err, KeyboardInterrupt) and results:
                 results[-1].status = "interrupted"

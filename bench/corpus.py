@@ -265,6 +265,8 @@ def build(path: Path, messages: int, *, seed: int = 0, progress=None) -> dict[st
             html_bytes += sum(len(m.body_html.encode()) for m in thread.messages)
             if progress and saved % 50_000 < len(thread.messages):
                 progress(f"  built {saved:,} of {messages:,} messages")
+        # What a sync does once it has stored messages (archive.sync.sync_groups).
+        archive.merge_search_index()
     seconds = time.perf_counter() - started
     return {"messages": saved, "seconds": seconds, "messages_per_s": saved / seconds,
             "body_html_bytes": html_bytes}

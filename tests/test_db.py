@@ -769,3 +769,51 @@ def test_new_archives_use_larger_pages(archive):
     from archive.db import PAGE_SIZE
 
     assert archive.db.conn.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE == 8192
+
+
+# --- search index upkeep --------------------------------------------------------------
+
+
+def save_threads(archive: Archive, count: int, *, start: int = 0, words: str = "") -> None:
+    """``count`` one-message threads, each saved (so committed) on its own."""
+    for n in range(start, start + count):
+        mid = f"msg{n:09d}"
+        body = f"Note {n} about the release {words}".strip()
+        archive.save_thread(
+            thread(DEV, [message(mid, topic=f"t{n}", minutes=n, body=body)], topic=f"t{n}"),
+            seen_at=T0,
+        )
+
+
+def test_every_commit_adds_a_segment_and_a_merge_leaves_one(archive):
+    save_threads(archive, 3)
+    assert len(archive.search_index_segments()) == 3
+    before = search(archive, "release")
+
+    assert archive.merge_search_index() is True
+
+    assert len(archive.search_index_segments()) == 1
+    assert search(archive, "release") == before == [1, 2, 3]
+    assert_fts_consistent(archive)
+    # One segment: nothing left to merge, even when forced.
+    assert archive.merge_search_index(force=True) is False
+
+
+def test_a_merge_waits_until_the_new_segments_are_a_tenth_of_the_index(archive):
+    conn = archive.db.conn
+    save_threads(archive, 400, words=" ".join(f"word{i}" for i in range(60)))
+    archive.merge_search_index(force=True)
+    [largest] = archive.search_index_segments()
+    assert largest >= 20
+
+    save_threads(archive, 1, start=400)
+    sizes = archive.search_index_segments()
+    assert len(sizes) == 2 and sizes[1] * 10 < sizes[0]
+    assert archive.merge_search_index() is False  # a small addition waits
+    assert len(archive.search_index_segments()) == 2
+
+    assert archive.merge_search_index(force=True) is True
+    assert len(archive.search_index_segments()) == 1
+    assert search(archive, "note") == list(range(1, 402))
+    assert conn.execute("PRAGMA wal_checkpoint").fetchone()[1] == 0  # the log was truncated
+    assert_fts_consistent(archive)

@@ -171,6 +171,12 @@ def test_first_sync_archives_every_message_of_a_multi_page_group(first_sync):
     assert groups[ANNOUNCE_KEY]["last_synced_at"] is not None
 
 
+def test_a_run_that_stored_messages_leaves_the_search_index_in_one_segment(first_sync):
+    # Each of the 85 threads was its own commit; the run merged what they left.
+    with Archive(first_sync["db"]) as archive:
+        assert len(archive.search_index_segments()) == 1
+
+
 def test_a_sync_with_nothing_new_makes_one_request_per_group(synced_db, simulator):
     with make_fetcher(simulator) as fetcher:
         summary = run(synced_db, [ANNOUNCE, DEV], fetcher)
