@@ -33,7 +33,7 @@ import re
 import sqlite3
 import unicodedata
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -457,6 +457,7 @@ class _Plan:
     group_keys: list[str]  # groups named by top-level group: conditions
     patterns: list[str]  # substring regexes (unsegmented scripts) to highlight
     driving: list[Node]  # the top-level parts the drive is made of, to estimate hits by
+    dates_only: bool = False  # the residual conditions are all date ranges
     estimates: dict[str, int | None] = field(default_factory=dict)  # computed once
 
 
@@ -513,6 +514,7 @@ def _plan(conn: sqlite3.Connection, query: Query) -> _Plan:
     group_keys: list[str] = []
     dates: DateRange | None = None
     driving: list[Node] = []
+    dated = 0
     for node in _conjuncts(query.root):
         needed = compiler.need(node)
         if needed is not None:
@@ -529,6 +531,7 @@ def _plan(conn: sqlite3.Connection, query: Query) -> _Plan:
             group_keys += _group_filter(compiler, node)
             if isinstance(node, DateRange):
                 dates = _narrower(dates, node)
+                dated += 1
             residual.append(compiler.sql(node))
     drive = None
     if positives:
@@ -545,7 +548,7 @@ def _plan(conn: sqlite3.Connection, query: Query) -> _Plan:
     prefix = any(t.prefix for t in _terms(query.root) if not t.substring)
     return _Plan(
         compiler, drive, residual, needles, ranked, prefix, dates, highlight or None,
-        group_keys, patterns, driving,
+        group_keys, patterns, driving, dates_only=bool(residual) and dated == len(residual),
     )  # fmt: skip
 
 
@@ -620,25 +623,47 @@ def _ranked_ids(
     if rank and not exact and plan.drive is not None and wanted is not None:
         if wanted <= RANK_BOUND:
             bounds = _rank_floor(conn, plan, bounds) or bounds
-    sql = _ordered_sql(plan, rank, choice, bounds)
+    dates_later = rank and _dates_later(plan, bounds)
+    sql = _ordered_sql(replace(plan, residual=[]) if dates_later else plan, rank, choice, bounds)
     params = plan.compiler.params
-    if not plan.needles:
+    if not plan.needles and not dates_later:
         window = {"window_limit": -1 if limit is None else limit, "window_offset": offset}
         return conn.execute(
             sql + " LIMIT :window_limit OFFSET :window_offset", {**params, **window}
         ).fetchall()
     # Identifiers are checked on the text of candidates in their final order, and only
-    # until enough have passed: the index already narrowed them to their words.
+    # until enough have passed: the index already narrowed them to their words. Dates
+    # left for later are checked the same way.
     cursor = conn.execute(sql, params)
     kept: list[tuple[int, float | None]] = []
     while wanted is None or len(kept) < wanted:
         batch = cursor.fetchmany(50)
         if not batch:
             break
-        passed = _passing_needles(conn, [row[0] for row in batch], plan.needles)
+        ids = [row[0] for row in batch]
+        if dates_later:
+            ids = _passing_residual(conn, plan, ids)
+        if plan.needles:
+            ids = _passing_needles(conn, ids, plan.needles)
+        passed = set(ids)
         kept += [row for row in batch if row[0] in passed]
     cursor.close()
     return kept[offset:wanted]
+
+
+def _dates_later(plan: _Plan, bounds: tuple[int, int] | None) -> bool:
+    """Whether to rank the hits in a date range's band of rowids without their dates,
+    and check the dates of the best ones afterwards.
+
+    Reading a message's date costs more than scoring it (joining each hit of a word in
+    4% of a million messages to its message took 6.7 ms of a 10.3 ms ranking), and when
+    most messages in the band are in the range, the first few dozen best hits give the
+    top 20.
+    """
+    in_range = plan.estimates.get("in_range")
+    if not plan.dates_only or bounds is None or not in_range:
+        return False
+    return in_range * 2 >= bounds[1] - bounds[0] + 1
 
 
 # What a plan costs, in microseconds per step, measured on a million messages: sorting
@@ -746,6 +771,11 @@ def _rank_floor(
     estimate = _estimated_hits(conn, plan)
     if estimate is not None and estimate <= RANK_BOUND:
         return None
+    if bounds is not None and plan.residual and _band_hits(conn, plan, bounds) < RANK_BOUND:
+        # The band holds every hit of the date range and then some, so the range has
+        # fewer hits still: counting them without reading their messages' dates is
+        # cheap, the probe below joins each to its message.
+        return None
     low, high = bounds or ROWIDS
     direction = _newest_end(conn, plan, bounds)
     if direction is None:
@@ -760,6 +790,17 @@ def _rank_floor(
     if edge is None:
         return None
     return (max(low, edge[0]), high) if direction == "DESC" else (low, min(high, edge[0]))
+
+
+def _band_hits(conn: sqlite3.Connection, plan: _Plan, bounds: tuple[int, int]) -> int:
+    """Hits of the drive with rowids within ``bounds``, whatever the other conditions,
+    counted up to :data:`RANK_BOUND`."""
+    return _count(
+        conn,
+        "messages_fts WHERE messages_fts MATCH ? AND rowid BETWEEN ? AND ?",
+        [plan.drive, *bounds],
+        cap=RANK_BOUND,
+    )
 
 
 def _newest_end(
@@ -898,6 +939,7 @@ def _rowid_bounds(conn: sqlite3.Connection, plan: _Plan) -> tuple[int, int] | No
         return None
     if not in_range:
         return (1, 0)  # nothing in the range: no rowid qualifies
+    plan.estimates["in_range"] = in_range
     first, last = conn.execute(
         "SELECT (SELECT min(id) FROM messages), (SELECT max(id) FROM messages)"
     ).fetchone()
@@ -1065,6 +1107,16 @@ _NEEDLE_FIELDS = {
     "subject": ("subject",),
     "author": ("author", "masked_address"),
 }
+
+
+def _passing_residual(conn: sqlite3.Connection, plan: _Plan, ids: list[int]) -> list[int]:
+    """Those of ``ids`` whose messages pass the plan's residual conditions."""
+    rows = conn.execute(
+        "SELECT m.id FROM messages m WHERE m.id IN (SELECT value FROM json_each(:checked_ids))"
+        f" AND {_where(plan.residual)}",
+        {**plan.compiler.params, "checked_ids": json.dumps(ids)},
+    )
+    return [row[0] for row in rows]
 
 
 def _passing_needles(

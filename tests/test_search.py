@@ -484,6 +484,31 @@ def test_bounded_ranking_is_identical_with_the_bound_at_the_match_count(archive_
         assert len(bounded) == count - 1, query  # one match left out: the oldest by rowid
 
 
+@pytest.mark.parametrize("order", ["oldest first", "newest first", "late replies"])
+def test_dates_checked_after_ranking_the_band_give_the_same_top_hits(tmp_path, monkeypatch, order):
+    """Ranked in a date range's band of rowids, hits are scored without reading their
+    messages and only the best are checked against the range; messages whose dates lie
+    outside it (the late replies) must still be left out."""
+    path = tmp_path / "later.db"
+    _ordered_archive(path, order)
+    queries = [
+        "common after:2024-01-05 before:2024-01-08",  # the band holds two late replies
+        "odd after:2024-01-09 before:2024-01-12",  # with them, half the band is elsewhere
+    ]
+    monkeypatch.setattr(search_module, "_rowid_bounds", lambda *args: None)
+    expected = {q: search(path, q, limit=5, offset=2) for q in queries}
+    monkeypatch.undo()
+    spy = Spy(search_module._dates_later)
+    monkeypatch.setattr(search_module, "FEW_HITS", 0)
+    monkeypatch.setattr(search_module, "_dates_later", spy)
+    for query in queries:
+        found = search(path, query, limit=5, offset=2)
+        assert len(found) == 5
+        assert [(h.id, h.score) for h in found] == [(h.id, h.score) for h in expected[query]]
+    # A band mostly outside the range is still read with each hit's date.
+    assert spy.results == [True, order != "late replies"]
+
+
 @pytest.mark.parametrize("few_hits", [search_module.FEW_HITS, 0])
 @pytest.mark.parametrize("order", ["oldest first", "newest first", "shuffled"])
 def test_bounded_ranking_keeps_the_most_recent_matches(tmp_path, monkeypatch, order, few_hits):
