@@ -620,6 +620,9 @@ def _ranked_ids(
             return walked[offset:]
         choice = _choose(conn, plan, wanted)
     bounds = _rowid_bounds(conn, plan) if choice == "all" else None
+    if bounds is not None and plan.dates_only and plan.estimates.get("band_exact"):
+        # Every message in the band is in the range: no date needs reading.
+        plan = replace(plan, residual=[])
     if rank and not exact and plan.drive is not None and wanted is not None:
         if wanted <= RANK_BOUND:
             bounds = _rank_floor(conn, plan, bounds) or bounds
@@ -768,14 +771,16 @@ def _rank_floor(
     ranked.
     """
     assert plan.drive is not None
-    estimate = _estimated_hits(conn, plan)
-    if estimate is not None and estimate <= RANK_BOUND:
-        return None
-    if bounds is not None and plan.residual and _band_hits(conn, plan, bounds) < RANK_BOUND:
-        # The band holds every hit of the date range and then some, so the range has
-        # fewer hits still: counting them without reading their messages' dates is
-        # cheap, the probe below joins each to its message.
-        return None
+    if bounds is not None:
+        # The band holds every hit of the date range and then some, so when it has
+        # fewer than the bound the range has fewer still. Counting them is cheap, while
+        # the probe below may read each hit's message for its date.
+        if _band_hits(conn, plan, bounds) < RANK_BOUND:
+            return None
+    else:
+        estimate = _estimated_hits(conn, plan)
+        if estimate is not None and estimate <= RANK_BOUND:
+            return None
     low, high = bounds or ROWIDS
     direction = _newest_end(conn, plan, bounds)
     if direction is None:
@@ -922,6 +927,12 @@ def _rowid_bounds(conn: sqlite3.Connection, plan: _Plan) -> tuple[int, int] | No
     """
     if plan.dates is None or plan.drive is None:
         return None
+    blocks = _block_band(conn, plan.dates)
+    if blocks is not None:
+        band, in_range, exact = blocks
+        plan.estimates["in_range"] = in_range
+        plan.estimates["band_exact"] = int(exact)
+        return band
     # An estimate will do: it only weighs whether the band is worth finding.
     hits = _estimated_hits(conn, plan)
     if hits is None:
@@ -946,6 +957,53 @@ def _rowid_bounds(conn: sqlite3.Connection, plan: _Plan) -> tuple[int, int] | No
     if (high - low) > (last - first) / 2:
         return None
     return low, high
+
+
+def _block_band(
+    conn: sqlite3.Connection, dates: DateRange
+) -> tuple[tuple[int, int], int, bool] | None:
+    """The band of rowids holding every message of ``dates``, from the blocks of ids
+    the archive keeps with their span of dates: ``(band, messages in the band's
+    blocks, whether every one of them is in the range)``. None when the band would be
+    more than half the archive (small archives are a single block), or the archive
+    predates the blocks.
+    """
+    overlaps, inside, overlap_params, inside_params = [], [], [], []
+    if dates.start is not None:
+        start = _stored_time(dates.start)
+        overlaps.append("last_posted_at >= ?")
+        inside.append("first_posted_at >= ?")
+        overlap_params.append(start)
+        inside_params.append(start)
+    if dates.end is not None:
+        end = _stored_time(dates.end)
+        overlaps.append("first_posted_at < ?")
+        inside.append("last_posted_at < ?")
+        overlap_params.append(end)
+        inside_params.append(end)
+    try:
+        rows = conn.execute(
+            f"SELECT block, first_id, last_id, messages, {_where(inside)}"
+            f" FROM message_date_blocks WHERE {_where(overlaps)} ORDER BY block",
+            inside_params + overlap_params,
+        ).fetchall()
+        if not rows:
+            return (1, 0), 0, True  # nothing in the range: no rowid qualifies
+        first, last, blocks = conn.execute(
+            "SELECT (SELECT min(first_id) FROM message_date_blocks),"
+            " (SELECT max(last_id) FROM message_date_blocks),"
+            " (SELECT count(*) FROM message_date_blocks WHERE block BETWEEN ? AND ?)",
+            (rows[0][0], rows[-1][0]),
+        ).fetchone()
+    except sqlite3.OperationalError:
+        return None  # an archive from before the blocks, opened read-only
+    low, high = min(row[1] for row in rows), max(row[2] for row in rows)
+    if (high - low) * 2 > last - first:
+        return None
+    # Exact when no block between the first and the last lies outside the range, and
+    # every one of them lies wholly inside it.
+    exact = blocks == len(rows) and all(row[4] for row in rows)
+    return (low, high), sum(row[3] for row in rows), exact
 
 
 def _in_dates(dates: DateRange) -> tuple[str, list[str]]:

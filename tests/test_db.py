@@ -649,6 +649,9 @@ def test_version_1_archive_is_upgraded_in_place_with_data_intact(path):
             for row in upgraded.db.conn.execute("SELECT name FROM sqlite_master WHERE type='index'")
         }
         assert "messages_by_fingerprint" in indexes
+        assert upgraded.db.conn.execute("SELECT * FROM message_date_blocks").fetchall() == [
+            (0, 1, 1, "2024-03-04T12:00:00Z", "2024-03-04T12:00:00Z", 1)
+        ]
 
 
 def test_newer_archive_is_refused_untouched(path):
@@ -817,3 +820,25 @@ def test_a_merge_waits_until_the_new_segments_are_a_tenth_of_the_index(archive):
     assert search(archive, "note") == list(range(1, 402))
     assert conn.execute("PRAGMA wal_checkpoint").fetchone()[1] == 0  # the log was truncated
     assert_fts_consistent(archive)
+
+
+def test_date_blocks_keep_the_span_of_dates_of_each_block_of_ids(archive):
+    conn = archive.db.conn
+    archive.save_thread(thread(DEV, three_messages()), seen_at=T0)
+    blocks = conn.execute("SELECT * FROM message_date_blocks").fetchall()
+    assert blocks == [(0, 1, 3, utc_iso(T0), utc_iso(T0 + timedelta(minutes=90)), 3)]
+
+    # Ids far apart fall in blocks of their own.
+    far = (5 << db_module.DATE_BLOCK_BITS) + 3
+    conn.execute(
+        "INSERT INTO messages (id, subject, author, posted_at, body_html, body_text,"
+        " fingerprint, first_seen_at, last_seen_at) VALUES (?, 's', 'a', ?, '', '', 'f', ?, ?)",
+        (far, "2020-01-01T00:00:00Z", utc_iso(T0), utc_iso(T0)),
+    )
+    conn.execute("UPDATE messages SET posted_at = '2030-01-01T00:00:00Z' WHERE id = 2")
+    conn.execute("DELETE FROM messages WHERE id = ?", (far,))
+    conn.commit()
+    assert conn.execute("SELECT * FROM message_date_blocks ORDER BY block").fetchall() == [
+        (0, 1, 3, utc_iso(T0), "2030-01-01T00:00:00Z", 3),
+        (5, far, far, "2020-01-01T00:00:00Z", "2020-01-01T00:00:00Z", 0),  # the spans stay
+    ]

@@ -19,9 +19,10 @@ from pathlib import Path
 
 import pytest
 
+import archive.db as db_module
 from archive import search as search_module
 from archive.db import Archive
-from archive.query import is_token_char
+from archive.query import DateRange, is_token_char
 from archive.search import (
     SORTS,
     SearchHit,
@@ -507,6 +508,106 @@ def test_dates_checked_after_ranking_the_band_give_the_same_top_hits(tmp_path, m
         assert [(h.id, h.score) for h in found] == [(h.id, h.score) for h in expected[query]]
     # A band mostly outside the range is still read with each hit's date.
     assert spy.results == [True, order != "late replies"]
+
+
+BLOCK = 1 << db_module.DATE_BLOCK_BITS
+DAY0 = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module", params=["oldest first", "newest first", "late replies"])
+def blocks_archive(request, tmp_path_factory) -> Path:
+    """Five blocks of ids, a message a day, in threads of 64; "late replies": every
+    64th message came 400 days later, so its block spans far more than its days."""
+    path = tmp_path_factory.mktemp("blocks") / f"{request.param}.db"
+    group = Group(GroupRef("blocks"), "1", "blocks@googlegroups.com", "Blocks")
+    total, size = 5 * BLOCK, 64
+    starts = list(range(0, total, size))
+    if request.param == "newest first":
+        starts.reverse()
+    with Archive(path) as archive:
+        for first in starts:
+            topic = f"t{first:08d}"
+            messages = []
+            for n in range(first, first + size):
+                days = n + (400 if request.param == "late replies" and n % 64 == 63 else 0)
+                words = "common " + ("even" if n % 2 == 0 else "odd") + f" word{n}"
+                messages.append(Message(f"m{n:011d}", topic, f"Author {n % 5}",
+                                        DAY0 + timedelta(days=days), f"Message {n}",
+                                        f"<p>{words}</p>"))  # fmt: skip
+            archive.save_thread(Thread(group, topic, f"Message {first}", tuple(messages)),
+                                seen_at=DAY0)  # fmt: skip
+    return path
+
+
+def _day(n: int) -> str:
+    return (DAY0 + timedelta(days=n)).date().isoformat()
+
+
+def test_date_blocks_bound_a_range_to_its_band_and_change_no_result(blocks_archive, monkeypatch):
+    path = blocks_archive
+    # Ids start at 1, so block 1 holds messages 1023-2046: a range of exactly those days
+    # is exact, the others straddle blocks.
+    queries = [
+        f"common after:{_day(1023)} before:{_day(2047)}",
+        f"even after:{_day(1500)} before:{_day(2600)}",
+        f"common after:{_day(3000)}",
+        f"odd before:{_day(900)} -word5",
+        f"common after:{_day(9000)}",
+    ]
+    monkeypatch.setattr(search_module, "_rowid_bounds", lambda *args: None)
+    expected = {
+        (q, s, limit): search(path, q, sort=s, limit=limit)
+        for q in queries for s in SORTS for limit in (20, None)
+    }  # fmt: skip
+    assert all(expected[(q, "rank", None)] for q in queries[:4])
+    assert expected[(queries[4], "rank", None)] == []
+    monkeypatch.undo()
+    blocks = Spy(search_module._block_band)
+    monkeypatch.setattr(search_module, "_block_band", blocks)
+    for (query, sort, limit), hits in expected.items():
+        found = search(path, query, sort=sort, limit=limit)
+        assert [(h.id, h.score) for h in found] == [(h.id, h.score) for h in hits], query
+    assert any(result is not None for result in blocks.results)
+
+
+def test_a_band_from_date_blocks_holds_every_message_of_the_range(blocks_archive):
+    conn = sqlite3.connect(blocks_archive)
+    posted = dict(conn.execute("SELECT id, posted_at FROM messages"))
+    first_id, last_id, first, last = conn.execute(
+        "SELECT first_id, last_id, first_posted_at, last_posted_at"
+        " FROM message_date_blocks WHERE block = 1"
+    ).fetchone()
+    start = datetime.fromisoformat(first)
+    ranges = [
+        DateRange(start, datetime.fromisoformat(last) + timedelta(seconds=1)),  # block 1
+        DateRange(start + timedelta(days=100), start + timedelta(days=1500)),
+        DateRange(None, start + timedelta(days=10)),
+        DateRange(start + timedelta(days=2000), None),
+        DateRange(DAY0 + timedelta(days=9000), None),
+    ]
+    bands = 0
+    for dates in ranges:
+        result = search_module._block_band(conn, dates)
+        if result is None:
+            continue  # more than half the archive: not worth a band
+        bands += 1
+        (low, high), in_range, exact = result
+        inside = {
+            i for i, when in posted.items()
+            if (dates.start is None or datetime.fromisoformat(when) >= dates.start)
+            and (dates.end is None or datetime.fromisoformat(when) < dates.end)
+        }  # fmt: skip
+        assert all(low <= i <= high for i in inside), dates
+        assert in_range >= len(inside)
+        if exact:
+            assert all(i in inside for i in range(low, high + 1)), dates
+    # Late replies widen their blocks' spans, so fewer ranges are narrow enough.
+    assert bands >= (2 if "late" in blocks_archive.name else 3)
+    assert search_module._block_band(conn, ranges[4]) == ((1, 0), 0, True)
+    if blocks_archive.name.startswith("oldest"):
+        # Ids start at 1: block 1 holds days 1023-2046 and nothing else does.
+        assert search_module._block_band(conn, ranges[0]) == ((first_id, last_id), BLOCK, True)
+        assert (first_id, last_id) == (BLOCK, 2 * BLOCK - 1)
 
 
 @pytest.mark.parametrize("few_hits", [search_module.FEW_HITS, 0])
