@@ -108,6 +108,7 @@ _FOOTER_OPENING = re.compile(
     r" subscribed to (?:a topic in )?the Google Groups? ",
     re.MULTILINE,
 )
+_FOOTER_WORDS = "You received this "  # in every match of _FOOTER_OPENING
 _SEPARATOR = re.compile(r"^[ \t]*--[ \t]*$")
 # A group with a footer of its own gets "-- / <group footer> / --- / <Google footer>".
 _CUSTOM_FOOTER_END = re.compile(r"^[ \t]*---[ \t]*$")
@@ -123,10 +124,10 @@ def strip_footer(text: str) -> str:
     (``> `` lines, as :func:`html_to_text` writes blockquotes) keeps the quoted footer
     and everything written below it. When several footers appear, the last is Google's.
     """
-    openings = list(_FOOTER_OPENING.finditer(text))
-    if not openings:
+    opening = _last_footer_opening(text)
+    if opening is None:
         return text
-    lines = text[: openings[-1].start()].split("\n")
+    lines = text[:opening].split("\n")
     lines.pop()  # the (empty) start of the footer's own line
     _drop_blank_tail(lines)
     if lines and _CUSTOM_FOOTER_END.match(lines[-1]):
@@ -139,6 +140,22 @@ def strip_footer(text: str) -> str:
         lines.pop()
     _drop_blank_tail(lines)
     return "\n".join(lines)
+
+
+def _last_footer_opening(text: str) -> int | None:
+    """Where the last match of _FOOTER_OPENING starts, if any.
+
+    The regex has no literal prefix, so a search tries it at every position of the
+    text. A match starts a line and stays within it, so it is enough to try it at the
+    start of each line that holds its fixed words, from the last such line back.
+    """
+    end = len(text)
+    while (found := text.rfind(_FOOTER_WORDS, 0, end)) >= 0:
+        line_start = text.rfind("\n", 0, found) + 1
+        if _FOOTER_OPENING.match(text, line_start):
+            return line_start
+        end = line_start
+    return None
 
 
 def _drop_blank_tail(lines: list[str]) -> None:
