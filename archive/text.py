@@ -182,11 +182,21 @@ _CELL_TAGS = frozenset({"td", "th"})
 _TAGS = re.compile(r"<[^>]*>")
 _DROPPED_BLOCKS = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _PARSER = None  # created on first use, so importing this module stays cheap
-_SPACES = re.compile(r"[ \t\r\n\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000]+")
+# Whitespace a line folds: every run of these becomes one space. Only the runs that
+# folding changes are matched (all but a lone " "): leaving the ordinary gaps between
+# words alone makes the substitution faster.
+_OTHER_SPACES = r"\t\r\n\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000"
+_SPACES_TO_FOLD = re.compile(rf"[{_OTHER_SPACES}][ {_OTHER_SPACES}]*| [ {_OTHER_SPACES}]+")
 
 
 class _TextWriter:
-    """Accumulates lines; knows the current quote depth, list nesting and <pre> state."""
+    """Accumulates lines; knows the current quote depth, list nesting and <pre> state.
+
+    Outside <pre> the pieces of a line are kept as they come and the line's whitespace
+    is folded once, when it ends. That gives the line folding each piece would (a run
+    of spaces split between pieces folds to one space either way, and the ends are
+    stripped) for one regex call per line instead of one per text node.
+    """
 
     def __init__(self) -> None:
         self.lines: list[str] = []
@@ -218,16 +228,24 @@ class _TextWriter:
                     self.end_line(keep_empty=True)
                 self.buffer.append(part.replace("\u00a0", " "))
             return
-        value = _SPACES.sub(" ", value)
-        if not self.buffer or self.buffer[-1].endswith(" "):
-            value = value.lstrip(" ")
-        if value:
-            self.buffer.append(value)
+        self.buffer.append(value)
 
     def end_line(self, *, keep_empty: bool = False) -> None:
         line = "".join(self.buffer)
         self.buffer = []
-        line = line.rstrip() if self.pre_depth else line.strip()
+        if self.pre_depth:
+            line = line.rstrip()
+        elif "  " not in line and (
+            not ("\n" in line or "\t" in line or "\r" in line or "\f" in line or "\v" in line)
+            if line.isascii()
+            else line.isprintable()
+        ):
+            # Nothing to fold: that takes two spaces in a row or another whitespace
+            # character, and all of those are unprintable. These tests cost a
+            # fraction of the regex; for ASCII the substring tests are cheapest.
+            line = line.strip()
+        else:
+            line = _SPACES_TO_FOLD.sub(" ", line).strip()
         if line or keep_empty:
             # An empty line leaves a pending list marker for the item's first words.
             self.lines.append((self._prefix(starts_item=bool(line)) + line).rstrip())
