@@ -188,6 +188,36 @@ _PARSER = None  # created on first use, so importing this module stays cheap
 _OTHER_SPACES = r"\t\r\n\f\v\u00a0\u2000-\u200a\u202f\u205f\u3000"
 _SPACES_TO_FOLD = re.compile(rf"[{_OTHER_SPACES}][ {_OTHER_SPACES}]*| [ {_OTHER_SPACES}]+")
 
+# What the walk does with an element. Nearly every element of a message is inline
+# (b, a, span, font: only its text counts), a plain block (div: the line ends before
+# and after it), a <br> or a list item; the walk's loop handles those itself and
+# leaves the rest (paragraphs, lists, quotes, cells, <pre>) to open() and close().
+_INLINE, _BLOCK, _BREAK, _ITEM, _RULE, _DROPPED, _PRE, _OTHER = range(8)
+_OPENED_AND_CLOSED = _PARAGRAPH_TAGS | _CELL_TAGS | {"blockquote", "ul", "ol"}
+_KINDS: dict[object, int] = {}  # tag as lxml gives it -> kind, filled as tags are met
+_KINDS_MAX = 1000  # made-up tag names are endless; past this many, classify each time
+
+
+def _kind(tag: object) -> int:
+    if not isinstance(tag, str):
+        return _DROPPED  # comments and processing instructions
+    tag = tag.lower()
+    if tag in _DROPPED_TAGS:
+        return _DROPPED
+    if tag == "br":
+        return _BREAK
+    if tag == "hr":
+        return _RULE
+    if tag == "pre":
+        return _PRE
+    if tag == "li":
+        return _ITEM
+    if tag in _OPENED_AND_CLOSED:
+        return _OTHER
+    if tag in _BLOCK_TAGS:
+        return _BLOCK
+    return _INLINE
+
 
 class _TextWriter:
     """Accumulates lines; knows the current quote depth, list nesting and <pre> state.
@@ -200,22 +230,21 @@ class _TextWriter:
 
     def __init__(self) -> None:
         self.lines: list[str] = []
-        self.buffer: list[str] = []
+        self.buffer: list[str] = []  # emptied in place: the walk holds its append
         self.quote_depth = 0
         self.list_stack: list[list[int | None]] = []  # [next number or None for bullets]
         self.bullet: str | None = None  # marker waiting for the first line of an <li>
         self.pre_depth = 0
+        self._nesting_changed()
 
     # prefixes -------------------------------------------------------------
-    def _prefix(self, *, starts_item: bool) -> str:
+    def _nesting_changed(self) -> None:
+        # Lines far outnumber changes of quote depth or list nesting: work the
+        # prefixes out here, not for every line.
         quote = "> " * self.quote_depth
-        indent = "  " * max(len(self.list_stack) - 1, 0)
-        if starts_item and self.bullet is not None:
-            marker, self.bullet = self.bullet, None
-            return quote + indent + marker
-        if self.list_stack:
-            return quote + indent + "  "
-        return quote
+        self.item_prefix = quote + "  " * max(len(self.list_stack) - 1, 0)
+        self.prefix = self.item_prefix + "  " if self.list_stack else quote
+        self.empty_line = self.prefix.rstrip()
 
     # text -----------------------------------------------------------------
     def text(self, value: str | None) -> None:
@@ -230,25 +259,35 @@ class _TextWriter:
             return
         self.buffer.append(value)
 
-    def end_line(self, *, keep_empty: bool = False) -> None:
-        line = "".join(self.buffer)
-        self.buffer = []
-        if self.pre_depth:
-            line = line.rstrip()
-        elif "  " not in line and (
-            not ("\n" in line or "\t" in line or "\r" in line or "\f" in line or "\v" in line)
-            if line.isascii()
-            else line.isprintable()
-        ):
-            # Nothing to fold: that takes two spaces in a row or another whitespace
-            # character, and all of those are unprintable. These tests cost a
-            # fraction of the regex; for ASCII the substring tests are cheapest.
-            line = line.strip()
-        else:
-            line = _SPACES_TO_FOLD.sub(" ", line).strip()
-        if line or keep_empty:
+    def end_line(self, keep_empty: bool = False) -> None:
+        buffer = self.buffer
+        if buffer:
+            line = "".join(buffer)
+            buffer.clear()
+            if self.pre_depth:
+                line = line.rstrip()
+            elif "  " not in line and (
+                not ("\n" in line or "\t" in line or "\r" in line or "\f" in line or "\v" in line)
+                if line.isascii()
+                else line.isprintable()
+            ):
+                # Nothing to fold: that takes two spaces in a row or another whitespace
+                # character, and all of those are unprintable. These tests cost a
+                # fraction of the regex; for ASCII the substring tests are cheapest.
+                line = line.strip()
+            else:
+                line = _SPACES_TO_FOLD.sub(" ", line).strip()
+            if line:
+                bullet = self.bullet
+                if bullet is None:
+                    self.lines.append(self.prefix + line)
+                else:
+                    self.bullet = None
+                    self.lines.append(self.item_prefix + bullet + line)
+                return
+        if keep_empty:
             # An empty line leaves a pending list marker for the item's first words.
-            self.lines.append((self._prefix(starts_item=bool(line)) + line).rstrip())
+            self.lines.append(self.empty_line)
 
     def blank_line(self) -> None:
         self.end_line()
@@ -258,27 +297,122 @@ class _TextWriter:
 
     # tree walk --------------------------------------------------------------
     def walk(self, root) -> None:
-        # An explicit stack, not recursion: quotes of quotes can nest past Python's limit.
-        stack: list[tuple[object, str | None, bool]] = [(root, None, False)]
+        # A stack of the open elements' child iterators, not recursion: quotes of
+        # quotes can nest past Python's limit. A leaf never goes on the stack.
+        kinds = _KINDS
+        buffer = self.buffer
+        append = buffer.append
+        end_line = self.end_line
+        lines = self.lines
+        stack: list[tuple[object, object, int, bool]] = []
+        children = iter((root,))
+        while True:
+            for el in children:
+                tag = el.tag
+                kind = kinds.get(tag)
+                if kind is None:
+                    kind = _kind(tag)
+                    if len(kinds) < _KINDS_MAX:
+                        kinds[tag] = kind
+                if kind == _BLOCK:
+                    if buffer:
+                        end_line()
+                    text = el.text
+                    if text:
+                        append(text)
+                    if len(el):
+                        stack.append((children, el, kind, False))
+                        children = iter(el)
+                        break
+                    if buffer:
+                        end_line()
+                elif kind == _BREAK:
+                    if buffer:
+                        end_line(True)
+                    else:
+                        lines.append(self.empty_line)
+                elif kind == _INLINE:
+                    text = el.text
+                    if text:
+                        append(text)
+                    if len(el):
+                        stack.append((children, el, kind, False))
+                        children = iter(el)
+                        break
+                elif kind == _ITEM:
+                    if buffer:
+                        end_line()
+                    self._start_item()
+                    text = el.text
+                    if text:
+                        append(text)
+                    stack.append((children, el, kind, False))
+                    children = iter(el)
+                    break
+                elif kind == _OTHER:
+                    paragraph = self.open(tag.lower())
+                    text = el.text
+                    if text:
+                        append(text)
+                    stack.append((children, el, kind, paragraph))
+                    children = iter(el)
+                    break
+                elif kind == _RULE:
+                    self.blank_line()
+                elif kind == _PRE:
+                    paragraph = self.open("pre")
+                    self._walk_preformatted(el)
+                    self.close("pre", paragraph)
+                # _DROPPED: nothing but the tail
+                tail = el.tail
+                if tail:
+                    append(tail)
+            else:
+                if not stack:
+                    return
+                children, el, kind, paragraph = stack.pop()
+                if kind == _BLOCK:
+                    if buffer:
+                        end_line()
+                elif kind == _ITEM:
+                    if buffer:
+                        end_line()
+                    self.bullet = None
+                elif kind == _OTHER:
+                    self.close(el.tag.lower(), paragraph)
+                tail = el.tail
+                if tail:
+                    append(tail)
+
+    def _walk_preformatted(self, pre) -> None:
+        """The text and descendants of a <pre>, every text through :meth:`text`.
+
+        Inside a <pre> each newline of a text ends a line, so no shortcut applies; a
+        <pre> is rare enough for the plain walk.
+        """
+        self.text(pre.text)
+        stack: list[tuple[object, str | None, bool]] = [
+            (child, None, False) for child in reversed(pre)
+        ]
         while stack:
             el, closing_tag, paragraph = stack.pop()
             if closing_tag is not None:
                 self.close(closing_tag, paragraph)
                 self.text(el.tail)
                 continue
-            tag = el.tag
-            if not isinstance(tag, str) or tag.lower() in _DROPPED_TAGS:
-                self.text(el.tail)  # comments, processing instructions, scripts
+            kind = _kind(el.tag)
+            if kind == _DROPPED:
+                self.text(el.tail)
                 continue
-            tag = tag.lower()
-            if tag == "br":
+            if kind == _BREAK:
                 self.end_line(keep_empty=True)
                 self.text(el.tail)
                 continue
-            if tag == "hr":
+            if kind == _RULE:
                 self.blank_line()
                 self.text(el.tail)
                 continue
+            tag = el.tag.lower()
             paragraph = self.open(tag)
             self.text(el.text)
             stack.append((el, tag, paragraph))
@@ -297,18 +431,23 @@ class _TextWriter:
         if tag == "blockquote":
             self.blank_line()
             self.quote_depth += 1
+            self._nesting_changed()
         elif tag in ("ul", "ol"):
             self.list_stack.append([1 if tag == "ol" else None])
+            self._nesting_changed()
         elif tag == "li":
-            numbering = self.list_stack[-1] if self.list_stack else [None]
-            if numbering[0] is None:
-                self.bullet = "- "
-            else:
-                self.bullet = f"{numbering[0]}. "
-                numbering[0] += 1
+            self._start_item()
         elif tag == "pre":
             self.pre_depth += 1
         return paragraph
+
+    def _start_item(self) -> None:
+        numbering = self.list_stack[-1] if self.list_stack else [None]
+        if numbering[0] is None:
+            self.bullet = "- "
+        else:
+            self.bullet = f"{numbering[0]}. "
+            numbering[0] += 1
 
     def close(self, tag: str, paragraph: bool) -> None:
         if tag == "blockquote":
@@ -316,10 +455,12 @@ class _TextWriter:
             while self.lines and not self.lines[-1].strip(" >"):
                 self.lines.pop()
             self.quote_depth -= 1
+            self._nesting_changed()
             self.blank_line()
         elif tag in ("ul", "ol"):
             self.end_line()
             self.list_stack.pop()
+            self._nesting_changed()
         elif tag == "li":
             self.end_line()
             self.bullet = None
@@ -334,13 +475,16 @@ class _TextWriter:
     def result(self) -> str:
         self.end_line()
         out: list[str] = []
+        after_blank = True  # no leading blank lines, no runs of blank lines
         for line in self.lines:
-            empty = not line.strip(" >")
-            if empty and (not out or not out[-1].strip(" >")):
-                continue  # no leading blank lines, no runs of blank lines
-            out.append(line)
-        while out and not out[-1].strip(" >"):
-            out.pop()
+            if line.strip(" >"):
+                out.append(line)
+                after_blank = False
+            elif not after_blank:
+                out.append(line)
+                after_blank = True
+        if after_blank and out:
+            out.pop()  # nor a trailing one
         return "\n".join(out)
 
 
@@ -369,7 +513,8 @@ def html_to_text(html: str) -> str:
             root = etree.fromstring(html.encode("utf-8"), _PARSER)
     except etree.LxmlError:
         return _crude_text(html)
-    body = root.find("body") if root is not None else None
+    # root.find("body") does the same through ElementPath, at twice the cost.
+    body = next(root.iterchildren("body"), None) if root is not None else None
     if body is None:
         return ""
     writer = _TextWriter()
