@@ -298,7 +298,9 @@ class _TextWriter:
     # tree walk --------------------------------------------------------------
     def walk(self, root) -> None:
         # A stack of the open elements' child iterators, not recursion: quotes of
-        # quotes can nest past Python's limit. A leaf never goes on the stack.
+        # quotes can nest past Python's limit. A leaf never goes on the stack. The
+        # inside of a <pre> is left to _walk_preformatted, so every text this loop
+        # meets goes into the buffer as it is.
         kinds = _KINDS
         buffer = self.buffer
         append = buffer.append
