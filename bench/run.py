@@ -5,7 +5,7 @@
     python bench/run.py --quick --readme    # also put the table into bench/README.md
 
 Prints a table on stdout (progress on stderr) and writes every figure, with its
-baseline and the raw samples behind it, to ``bench/out/results-<date>.json``.
+baseline and the raw samples behind it, to ``bench/out/results-<date>-<time>-<quick|full>.json``.
 Each figure is a median of several runs (p50/p95 for search latency) and stands
 beside a baseline measured in the same run. Nothing here asserts anything about
 speed: this is not a test.
@@ -412,7 +412,9 @@ def run(plan: Plan, *, out: Path, command: str, sections: tuple[str, ...] = ("pa
         "table": table(figures),
         "header": header(machine, command, started, seconds, code),
     }
-    path = out / f"results-{started:%Y-%m-%d}.json"
+    # One file per run: a quick run must not overwrite the day's full one.
+    kind = "quick" if plan == Plan.quick() else "full"
+    path = out / f"results-{started:%Y-%m-%d-%H%M}-{kind}.json"
     path.write_text(json.dumps(document, indent=2, default=str))
     document["path"] = str(path)
     return document
