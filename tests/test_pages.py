@@ -37,7 +37,9 @@ from scraper.pages import (
     scan,
 )
 from scraper.pages.blocks import init_data_blocks
+from tests import scan_reference
 from tests.simulator import GroupsState, Site
+from tests.simulator.demo import populate as populate_demo
 from tests.simulator.render import Variant
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "google-groups"
@@ -1253,3 +1255,182 @@ def test_a_callback_quoted_in_a_message_is_not_a_block():
     thread = parse_thread_page(html, THREAD)
     assert thread.source == "json"
     assert thread.messages[0].body_html == quoted
+
+
+# The scan against its reference ------------------------------------------------------------
+#
+# The scan was made faster (a fast path for the common shape of a message's start tag and
+# author header, the general reader otherwise). tests/scan_reference.py keeps it as it
+# was; the two must give the same answer, None included, on every page.
+
+
+def scan_pair(text: str) -> tuple[dict | None, dict | None]:
+    spans = [(block.start, block.end) for block in init_data_blocks(text)]
+    return scan.masked_addresses(text, spans), scan_reference.masked_addresses(text, spans)
+
+
+def assert_scan_matches_reference(texts) -> list[dict | None]:
+    answers, mismatches = [], []
+    for text in texts:
+        got, expected = scan_pair(text)
+        if got != expected:
+            mismatches.append((text, expected, got))
+        answers.append(expected)
+    if mismatches:
+        text, expected, got = mismatches[0]
+        pytest.fail(
+            f"{len(mismatches)} of {len(answers)} pages differ; the first:\n"
+            f"expected: {expected!r}\ngot: {got!r}\npage: {text[:3000]!r}"
+        )
+    return answers
+
+
+def demo_thread_texts() -> list[str]:
+    state = GroupsState()
+    populate_demo(state)
+    return [
+        body.decode()
+        for json_ in (True, False)
+        for renamed in (False, True)
+        for _, body in simulator_thread_pages(state, Variant(json=json_, renamed=renamed))
+    ]
+
+
+def test_scan_matches_its_reference_on_simulator_pages():
+    texts = demo_thread_texts()
+    state = GroupsState()
+    state.add_generated_group("generated", topics=20, messages_per_topic=30, seed=11)
+    texts += [body.decode() for _, body in simulator_thread_pages(state, Variant())]
+    texts += [body.decode() for _, body in simulator_thread_pages(state, Variant(renamed=True))]
+    answers = assert_scan_matches_reference(texts)
+    decided = [answer for answer in answers if answer is not None]
+    assert len(decided) > 150
+    addresses = [address for answer in decided for address in answer.values()]
+    assert sum(address is not None for address in addresses) > 500 and None in addresses
+
+
+def test_scan_matches_its_reference_on_the_fixtures():
+    if not FIXTURES.is_dir():
+        pytest.skip("fixtures not available")
+    texts = [
+        path.read_bytes().decode("utf-8", errors="replace")
+        for path in sorted(FIXTURES.rglob("*"))
+        if path.is_file() and path.suffix in {".html", ".md", ".txt", ".xml", ".eml", ".mbox"}
+    ]
+    texts += [with_alice_address(thread_html())]
+    texts += [
+        neuro_thread_page(topic["id"], topic["title"], 1, topic["messages"])
+        for topic in neuro_topics()
+    ]
+    answers = assert_scan_matches_reference(texts)
+    assert {"jISyG3VpBAAJ": "alic...@example.com", "b62NyYWpAwAJ": None} in answers
+
+
+def test_scan_matches_its_reference_on_random_headers():
+    rng = random.Random(7)
+    pages = []
+    for _ in range(300):
+        ids = [f"m{n}" for n in range(rng.randint(1, 3))]
+        sections = "".join(random_section(rng, message_id) for message_id in ids)
+        pages.append(f"<html><body><h2>G</h2><div role=list>{sections}</div></body></html>")
+    assert sum(answer is not None for answer in assert_scan_matches_reference(pages)) > 80
+
+
+# Pieces a perturbation inserts: each is something one of the scan's rules is about.
+INSERTIONS = [
+    "<!-- c -->", "<!---->", "<", ">", " a < b ", "a > b", "<>", "</>", "< span>", "<3",
+    "to ", "to", "&amp;", "&bogus;", "& ", "&#0;", "&#x41;", "\x00", "\r\n", "\n  ",
+    "data-doc-id", 'data-doc-id="x"', "alic...@example.com",
+    '<a data-email-masked="">ins...@example.org</a>',
+    '<div>to <a data-email-masked="" href="https://groups.google.com/">rc...@x.org</a></div>',
+    "<div>to Group</div>", '<a href="/x">link</a>', "<a data-email-masked>Al</a>",
+    '<span class="ptW7te">b</span>', '<div role="region">r</div>', "<html-blob>b</html-blob>",
+    "<h3>again</h3>", "<p>x</p>", "<wbr>", "<br>", "<br/>", "<img src=x>", "</div>", "</span>",
+    "<span>", "<div>", "<c-wiz>", "</c-wiz>", '<svg><path d="M0"/></svg>', "<b><i>x</b></i>",
+    '<section role="listitem" data-doc-id="nested">', "</section>",
+    "<script>var s = '<section>';</script>",
+]  # fmt: skip
+TAG_TEXT = re.compile(r"<[^<>]*>")
+TAG_ATTRIBUTES = re.compile(
+    r"""([\t\n\f\r ]+)([^\t\n\f\r "'>/=]+)(=(?:"[^"]*"|'[^']*'|[^\t\n\f\r ">]+))?"""
+)
+
+
+def perturb_tag(rng: random.Random, tag: str) -> str:
+    """The tag with its attributes reordered, requoted, recased or respaced, or changed."""
+    match = re.fullmatch(r"<(/?)([^\t\n\f\r />]+)(.*?)(/?)>", tag, re.S)
+    if match is None:
+        return tag
+    closing, name, rest, slash = match.groups()
+    attributes = [list(m.groups()) for m in TAG_ATTRIBUTES.finditer(rest)]
+    choice = rng.randrange(9)
+    if choice == 0:
+        rng.shuffle(attributes)
+    elif choice == 1 and attributes:
+        attribute = rng.choice(attributes)
+        value = (attribute[2] or "=")[1:].strip("\"'")
+        quote = rng.choice(['"', "'", ""])
+        attribute[2] = rng.choice([f"={quote}{value}{quote}", "", f"={value}"])
+    elif choice == 2:
+        name = name.upper() if rng.random() < 0.5 else name.title()
+        for attribute in attributes:
+            if rng.random() < 0.5:
+                attribute[1] = attribute[1].upper()
+    elif choice == 3:
+        for attribute in attributes:
+            attribute[0] = rng.choice([" ", "\n ", "\t", "  \n\t"])
+            if attribute[2] and rng.random() < 0.5:
+                attribute[2] = rng.choice([" = ", "=\n", "\t="]) + attribute[2][1:]
+        slash = rng.choice(["", " ", "\n"]) + slash
+    elif choice == 4:
+        extra = rng.choice(
+            ['class="ptW7te"', 'role="region"', 'role="listitem"', 'data-doc-id="d1"',
+             "data-email-masked", 'data-doc-id=""', 'title="a>b"', "title='<b>'",
+             'class="x\ry"', "href=a&amp;b", "href=a&b", 'id="c&#0;"', 'class="k"']
+        )  # fmt: skip
+        key, equals, value = extra.partition("=")
+        attributes.insert(rng.randint(0, len(attributes)), [" ", key, equals + value])
+    elif choice == 5 and attributes:
+        attributes.remove(rng.choice(attributes))
+    elif choice == 6:
+        slash = "/"
+    elif choice == 7:
+        return ""
+    else:
+        return tag + tag
+    body = "".join(space + attribute + (value or "") for space, attribute, value in attributes)
+    return f"<{closing}{name}{body}{slash}>"
+
+
+def perturb(rng: random.Random, text: str) -> str:
+    """``text`` with a few random changes to the tags and text near message starts."""
+    starts = [m.start() for m in re.finditer(r"<section", text)] or [0]
+    for _ in range(rng.randint(1, 4)):
+        start = rng.choice(starts)
+        tags = list(TAG_TEXT.finditer(text, start, start + 1200))
+        if not tags:
+            continue
+        tag = rng.choice(tags)
+        if rng.random() < 0.5:
+            replacement = perturb_tag(rng, tag[0])
+        elif rng.random() < 0.1:  # a whole section again, inside this one
+            section = re.search(r"<section.*?</section>", text[start:], re.S)
+            replacement = tag[0] + (section[0] if section else "")
+        else:
+            replacement = tag[0] + rng.choice(INSERTIONS)
+        text = text[: tag.start()] + replacement + text[tag.end() :]
+        starts = [m.start() for m in re.finditer(r"<section", text)] or [0]
+    return text
+
+
+def test_scan_matches_its_reference_on_perturbed_pages():
+    bases = [body for body in demo_thread_texts()[:85] if len(body) < 12000][:25]
+    if FIXTURES.is_dir():
+        bases += [thread_html(), with_alice_address(thread_html())]
+    bases += [section_page(**change) for change in TOLERATED.values()]
+    rng = random.Random(20261127)
+    pages = [perturb(rng, rng.choice(bases)) for _ in range(2500)]
+    answers = assert_scan_matches_reference(pages)
+    # Enough of each outcome for the comparison to mean something.
+    assert sum(answer is None for answer in answers) > 200
+    assert sum(answer is not None for answer in answers) > 1000
