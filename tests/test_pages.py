@@ -1326,6 +1326,106 @@ def test_scan_matches_its_reference_on_the_fixtures():
     assert {"jISyG3VpBAAJ": "alic...@example.com", "b62NyYWpAwAJ": None} in answers
 
 
+def with_heading(name: str):
+    return lambda page: page.replace(">Alice Example</h3>", f">{name}</h3>")
+
+
+def with_address_text(text: str):
+    return lambda page: page.replace(">alic...@example.com</a>", f">{text}</a>")
+
+
+def with_replaced(old: str, new: str):
+    return lambda page: page.replace(old, new)
+
+
+# Changes at the edges of the served shape, which the scan reads with one match, and what
+# lxml reads from the page then, or DECLINED where the scan must say it cannot tell.
+DECLINED = "the scan cannot tell"
+SHAPE_EDGES = {
+    "as served": (with_replaced("", ""), "alic...@example.com"),
+    "heading that starts with to": (with_heading("to Alice"), None),
+    "heading that is just to": (with_heading("to"), "alic...@example.com"),
+    "reference in the heading": (with_heading("Tom &amp; Jerry"), "alic...@example.com"),
+    "unknown reference in the heading": (with_heading("Tom &bogus; Jerry"), DECLINED),
+    "NUL in the heading": (with_heading("Tom\x00"), DECLINED),
+    "empty heading": (with_heading(""), "alic...@example.com"),
+    "references in the address": (
+        with_address_text("alic&#46;&#46;&#x2e;@example&period;com"), "alic...@example.com"
+    ),
+    "loose ampersand in the address": (with_address_text("alic...@example.com &"), DECLINED),
+    "words around the address": (
+        with_address_text(" by alic...@example.com\n"), "alic...@example.com"
+    ),
+    "link without an address": (with_address_text("Alice"), None),
+    "body class on the header": (
+        with_replaced('class="LgTNRd"', 'class="LgTNRd ptW7te"'), "alic...@example.com"
+    ),
+    "body class on the frame": (
+        with_replaced('class="D1OdOb"', 'class="ptW7te"'), "alic...@example.com"
+    ),
+    "body class on the header, then a paragraph": (
+        lambda page: page.replace('class="LgTNRd"', 'class="LgTNRd ptW7te"')
+        .replace('<div class="ELCJ4d">', "<p>x</p><div>"),
+        DECLINED,
+    ),
+    "body class on the header, then no region": (
+        lambda page: page.replace('class="LgTNRd"', 'class="LgTNRd ptW7te"')
+        .replace('role="region"', 'role="note"'),
+        DECLINED,
+    ),
+    "unknown reference in a class the rules read": (
+        with_replaced('class="D1OdOb"', 'class="region &bogus;"'), DECLINED
+    ),
+    "the words of rules as classes": (
+        with_replaced('class="LgTNRd"', 'class="data-doc-id region data-email-masked"'),
+        "alic...@example.com",
+    ),
+    "reference in data-author": (
+        with_replaced('data-author="Alice Example"', 'data-author="A &amp; B"'),
+        "alic...@example.com",
+    ),
+    "unknown reference in data-author": (
+        with_replaced('data-author="Alice Example"', 'data-author="A &bogus; B"'), DECLINED
+    ),
+    "loose ampersand in the link": (with_replaced("google.com/", "google.com/?a&b"), DECLINED),
+    "line end in the link": (with_replaced("google.com/", "google.com/\r\n"), DECLINED),
+    "no data-author": (with_replaced(' data-author="Alice Example"', ""), "alic...@example.com"),
+    "heading without an id": (with_replaced(' id="c1"', ""), "alic...@example.com"),
+    "two links": (with_replaced(LINK, LINK + LINK), "alic...@example.com"),
+    "the words in text after the start tag": (
+        with_replaced('listitem" data-doc-id="MSG1" data-author="Alice Example">\n',
+                      'listitem" data-doc-id="MSG1" data-author="Alice Example">data-doc-id'),
+        "alic...@example.com",
+    ),
+    "the words before any tag": (lambda page: "data-doc-id " + page, DECLINED),
+    "a self-closed start tag": (
+        with_replaced('data-author="Alice Example">', 'data-author="Alice Example"/>'), DECLINED
+    ),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("change,expected", SHAPE_EDGES.values(), ids=SHAPE_EDGES.keys())
+def test_scan_matches_its_reference_at_the_edges_of_the_served_shape(change, expected):
+    page = change(section_page())
+    assert page != section_page() or expected == "alic...@example.com"
+    got, reference = scan_pair(page)
+    assert got == reference
+    if expected is DECLINED:
+        assert got is None
+    else:
+        assert got == {"MSG1": expected} == lxml_reading(page)[0]
+
+
+def test_the_words_after_a_start_tag_and_a_skipped_span_are_text():
+    """The last "<" before them opens a message's start tag, but they are past its end."""
+    page = section_page().replace('Example">\n', 'Example">[1,2] data-doc-id\n', 1)
+    spans = [(block.start, block.end) for block in init_data_blocks(page)]
+    spans.append((page.index("[1,2]"), page.index("[1,2]") + len("[1,2]")))
+    expected = {"MSG1": "alic...@example.com"}
+    assert scan.masked_addresses(page, spans) == expected
+    assert scan_reference.masked_addresses(page, spans) == expected
+
+
 def test_scan_matches_its_reference_on_random_headers():
     rng = random.Random(7)
     pages = []
