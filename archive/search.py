@@ -968,24 +968,22 @@ def _block_band(
     more than half the archive (small archives are a single block), or the archive
     predates the blocks.
     """
-    overlaps, inside, overlap_params, inside_params = [], [], [], []
+    overlaps, inside = [], []  # a block with some of its dates in the range; all of them
     if dates.start is not None:
-        start = _stored_time(dates.start)
-        overlaps.append("last_posted_at >= ?")
-        inside.append("first_posted_at >= ?")
-        overlap_params.append(start)
-        inside_params.append(start)
+        overlaps.append("last_posted_at >= :start")
+        inside.append("first_posted_at >= :start")
     if dates.end is not None:
-        end = _stored_time(dates.end)
-        overlaps.append("first_posted_at < ?")
-        inside.append("last_posted_at < ?")
-        overlap_params.append(end)
-        inside_params.append(end)
+        overlaps.append("first_posted_at < :end")
+        inside.append("last_posted_at < :end")
+    bounds = {
+        "start": None if dates.start is None else _stored_time(dates.start),
+        "end": None if dates.end is None else _stored_time(dates.end),
+    }
     try:
         rows = conn.execute(
             f"SELECT block, first_id, last_id, messages, {_where(inside)}"
             f" FROM message_date_blocks WHERE {_where(overlaps)} ORDER BY block",
-            inside_params + overlap_params,
+            bounds,
         ).fetchall()
         if not rows:
             return (1, 0), 0, True  # nothing in the range: no rowid qualifies
