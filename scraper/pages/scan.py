@@ -6,7 +6,7 @@ lxml for them costs as much as decoding the JSON, so this module finds them with
 searches and a small tokenizer that reads only each message's header: from the
 ``section[data-doc-id]`` start tag to the body (``role="region"``), or to the end of the
 author's header when that comes first. Bodies are skipped unread. A start tag and header
-in the exact shape Google serves are each read with one regular expression match instead.
+in the usual shape are each read with one regular expression match instead.
 
 It applies the rules of the lxml layer (:func:`.dom.message_sections`,
 :func:`.dom.section_masked_address`, :func:`.dom.group_title`) to markup plain enough to
@@ -76,11 +76,13 @@ _RAW_CLOSING = {
     name: re.compile(rf"</{name}(?=[{_WS}/>])", re.IGNORECASE) for name in _RAW_ELEMENTS
 }
 
-# A message's start tag and author header in the exact shape Google serves them (these
-# tags and attributes in this order, double-quoted, no character references in values),
-# each read with one match rather than tag by tag. The general reader gives the same
-# answer on this shape and reads any other. "ptW7te" anywhere in a header match sends it
-# to the general reader too: in a class, it makes lxml look for the body in the header.
+# A message's start tag and author header in the shape the documented pages have (the
+# SYNTHETIC thread page built from the research notes, and the simulator): these tags and
+# attributes in this order, double-quoted, no character references in values. Each is
+# read with one match rather than tag by tag. The general reader gives the same answer on
+# this shape and reads any other, so a page Google shapes differently is only slower.
+# "ptW7te" anywhere in a header match sends it to the general reader too: in a class, it
+# makes lxml look for the body in the header.
 _SECTION_SHAPE = re.compile(
     r'<section class="[-\w ]*" role="listitem" data-doc-id="([-\w]+)"'
     r'(?: data-author="[^"&<>\r\x00]*")?>',
