@@ -950,6 +950,12 @@ class Archive:
         return [row[0] for row in rows]
 
     @_guarded
+    def search_index_merge_due(self, *, force: bool = False) -> bool:
+        """Whether :meth:`merge_search_index` would merge now."""
+        sizes = self.search_index_segments()
+        return len(sizes) >= 2 and (force or sum(sizes[1:]) >= sizes[0] * MERGE_SHARE)
+
+    @_guarded
     def merge_search_index(self, *, force: bool = False) -> bool:
         """Merge the full-text index into one segment if that is due; True if it merged.
 
@@ -961,8 +967,7 @@ class Archive:
         of 0.25 ms on the ten segments a build left behind. The write-ahead log the
         merge fills is truncated afterwards, so the file does not keep its size.
         """
-        sizes = self.search_index_segments()
-        if len(sizes) < 2 or not force and sum(sizes[1:]) < sizes[0] * MERGE_SHARE:
+        if not self.search_index_merge_due(force=force):
             return False
         with self._write() as conn:
             conn.execute("INSERT INTO messages_fts (messages_fts) VALUES ('optimize')")

@@ -315,6 +315,10 @@ class SyncProgress:
     def group_finished(self, result: GroupResult) -> None:
         """A target is done, in whatever state."""
 
+    def index_merging(self) -> None:
+        """The run stored enough to merge the search index, and is about to (seconds, on
+        a large archive)."""
+
 
 class TerminalProgress(SyncProgress):
     """A progress bar per group and a summary line per group, both on stderr.
@@ -356,6 +360,12 @@ class TerminalProgress(SyncProgress):
         self._close_bar()
         if self.summaries or result.status != "ok":
             click.echo(result.summary_line(), file=self.file or sys.stderr)
+
+    def index_merging(self) -> None:
+        import click
+
+        if self.summaries:
+            click.echo("Merging the search index...", file=self.file or sys.stderr)
 
     def _close_bar(self) -> None:
         bar, self._bar = self._bar, None
@@ -482,7 +492,9 @@ def sync_groups(
                     break
             # Each saved thread was its own commit, so its own index segment; a run that
             # wrote enough merges them, and searches look each word up once again.
-            if not interrupted and any(r.new_messages or r.changed_messages for r in results):
+            wrote = any(r.new_messages or r.changed_messages for r in results)
+            if not interrupted and wrote and archive.search_index_merge_due():
+                progress.index_merging()
                 archive.merge_search_index()
         except BaseException as err:
             if isinstance(err, KeyboardInterrupt) and results:

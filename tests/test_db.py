@@ -791,6 +791,7 @@ def save_threads(archive: Archive, count: int, *, start: int = 0, words: str = "
 def test_every_commit_adds_a_segment_and_a_merge_leaves_one(archive):
     save_threads(archive, 3)
     assert len(archive.search_index_segments()) == 3
+    assert archive.search_index_merge_due()
     before = search(archive, "release")
 
     assert archive.merge_search_index() is True
@@ -812,6 +813,8 @@ def test_a_merge_waits_until_the_new_segments_are_a_tenth_of_the_index(archive):
     save_threads(archive, 1, start=400)
     sizes = archive.search_index_segments()
     assert len(sizes) == 2 and sizes[1] * 10 < sizes[0]
+    assert not archive.search_index_merge_due()
+    assert archive.search_index_merge_due(force=True)
     assert archive.merge_search_index() is False  # a small addition waits
     assert len(archive.search_index_segments()) == 2
 

@@ -103,6 +103,16 @@ def integrity_ok(db: Path) -> bool:
         return conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+class MergeRecorder(SyncProgress):
+    """Counts the runs' announcements that the search index is being merged."""
+
+    def __init__(self) -> None:
+        self.merges = 0
+
+    def index_merging(self) -> None:
+        self.merges += 1
+
+
 class AfterFetched(SyncProgress):
     """Runs ``action`` once, right after the n-th thread was fetched and saved."""
 
@@ -129,10 +139,12 @@ def first_sync(tmp_path_factory):
     db = tmp_path_factory.mktemp("first") / "archive.db"
     state = GroupsState()
     populate(state)
+    recorder = MergeRecorder()
     with Simulator(state) as sim, make_fetcher(sim) as fetcher:
-        summary = run(db, [ANNOUNCE, DEV], fetcher)
+        summary = run(db, [ANNOUNCE, DEV], fetcher, progress=recorder)
         requests = sim.requests
-    return {"db": db, "state": state, "summary": summary, "requests": requests}
+    return {"db": db, "state": state, "summary": summary, "requests": requests,
+            "merges": recorder.merges}
 
 
 @pytest.fixture
@@ -173,14 +185,18 @@ def test_first_sync_archives_every_message_of_a_multi_page_group(first_sync):
 
 def test_a_run_that_stored_messages_leaves_the_search_index_in_one_segment(first_sync):
     # Each of the 85 threads was its own commit; the run merged what they left.
+    assert first_sync["merges"] == 1
     with Archive(first_sync["db"]) as archive:
         assert len(archive.search_index_segments()) == 1
+        assert not archive.search_index_merge_due(force=True)
 
 
 def test_a_sync_with_nothing_new_makes_one_request_per_group(synced_db, simulator):
+    recorder = MergeRecorder()
     with make_fetcher(simulator) as fetcher:
-        summary = run(synced_db, [ANNOUNCE, DEV], fetcher)
+        summary = run(synced_db, [ANNOUNCE, DEV], fetcher, progress=recorder)
         assert fetcher.requests_made == 2
+    assert recorder.merges == 0  # nothing written, nothing to merge
     assert [(r.method, r.path) for r in simulator.requests] == [
         ("GET", "/g/demo-announce"), ("GET", "/a/example.org/g/dev")]
     assert summary.exit_code == 0
