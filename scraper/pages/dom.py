@@ -93,12 +93,17 @@ def texts_outside(root: Element, excluded: Element | None) -> Iterator[str]:
 
 def group_title(tree: Element | None) -> str | None:
     """The group's name: the first ``h2``, else the ``<title>`` minus " - Google Groups"."""
+    return _first_text_or_title(tree, SELECTORS.group_title)
+
+
+def _first_text_or_title(tree: Element | None, expressions: tuple[str, ...]) -> str | None:
+    """The first non-empty text of the elements ``expressions`` find, else the page title."""
     if tree is None:
         return None
-    for element in first_match(tree, SELECTORS.group_title):
-        title = text_of(element)
-        if title:
-            return title
+    for element in first_match(tree, expressions):
+        text = text_of(element)
+        if text:
+            return text
     return page_title(tree)
 
 
@@ -223,13 +228,7 @@ def _pieces(element: Element) -> list[str]:
 
 
 def thread_subject(tree: Element | None) -> str | None:
-    if tree is None:
-        return None
-    for element in first_match(tree, SELECTORS.thread_subject):
-        subject = text_of(element)
-        if subject:
-            return subject
-    return page_title(tree)
+    return _first_text_or_title(tree, SELECTORS.thread_subject)
 
 
 def message_sections(tree: Element | None) -> dict[str, Element]:
