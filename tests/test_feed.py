@@ -90,6 +90,16 @@ def archive(tmp_path: Path):
         yield opened
 
 
+def security_release() -> tuple[Message, Message]:
+    """The first golang-announce thread: the announcement and one reply."""
+    subject = "[security] Go 1.22.1 and Go 1.21.8 are released"
+    return (
+        message(mid(1), tid(1), 0, subject,
+                "<p>Hello gophers, we have just released Go 1.22.1.</p>"),
+        message(mid(2), tid(1), 90, "Re: " + subject, "<p>Thanks!</p>", author="Bob Replier"),
+    )  # fmt: skip
+
+
 @pytest.fixture
 def announce(archive: Archive) -> Archive:
     """Two groups: three golang-announce threads (one with a reply), one kubernetes thread."""
@@ -97,21 +107,7 @@ def announce(archive: Archive) -> Archive:
         archive,
         GOLANG,
         tid(1),
-        message(
-            mid(1),
-            tid(1),
-            0,
-            "[security] Go 1.22.1 and Go 1.21.8 are released",
-            "<p>Hello gophers, we have just released Go 1.22.1.</p>",
-        ),
-        message(
-            mid(2),
-            tid(1),
-            90,
-            "Re: [security] Go 1.22.1 and Go 1.21.8 are released",
-            "<p>Thanks!</p>",
-            author="Bob Replier",
-        ),
+        *security_release(),
     )
     save(archive, GOLANG, tid(2), message(mid(3), tid(2), 60, "Go 1.23rc1 is released"))
     save(
@@ -211,21 +207,7 @@ def test_ids_survive_new_messages_and_do_not_depend_on_position(announce: Archiv
         announce,
         GOLANG,
         tid(1),
-        message(
-            mid(1),
-            tid(1),
-            0,
-            "[security] Go 1.22.1 and Go 1.21.8 are released",
-            "<p>Hello gophers, we have just released Go 1.22.1.</p>",
-        ),
-        message(
-            mid(2),
-            tid(1),
-            90,
-            "Re: [security] Go 1.22.1 and Go 1.21.8 are released",
-            "<p>Thanks!</p>",
-            author="Bob Replier",
-        ),
+        *security_release(),
         message(mid(6), tid(1), 300, "Re: [security] Go 1.22.1 and Go 1.21.8 are released"),
     )
     save(announce, GOLANG, tid(5), message(mid(7), tid(5), 200, "Go 1.22.2 is released"))
