@@ -263,14 +263,16 @@ def substring_pattern(text: str) -> str:
 def needle_pattern(needle: Needle) -> str:
     """A regex for ``needle`` as a whole identifier.
 
-    Not inside a longer word (no letter or digit before it), and not continued after
-    it: ``v1.30.2`` must not match ``v1.30.20`` or ``v1.30.2.1``, while ``v1.30.2.``
-    at the end of a sentence or ``(v1.30.2)`` still match.
+    Not inside a longer word, on either side: no letter or digit next to it, and no
+    ``.``, ``-``, ``_`` or ``+`` joining it to one. ``v1.30.2`` must not match
+    ``v1.30.20``, ``v1.30.2.1`` or ``xfoo_v1.30.2``, nor ``i2c_driver``
+    ``module_i2c_driver``, while ``v1.30.2.`` at the end of a sentence or
+    ``(v1.30.2)`` still match.
     """
     text = needle.text
     pattern = re.escape(text)
     if is_token_char(text[0]):
-        pattern = r"(?<![^\W_])" + pattern
+        pattern = r"(?<![^\W_])(?<![^\W_][.\-_+])" + pattern
     if is_token_char(text[-1]) and not needle.open_end:
         pattern += r"(?![^\W_]|[.\-_+][^\W_])"
     return pattern

@@ -48,6 +48,8 @@ DECOYS = {
     "Also cve 2024 3177 written with spaces, v1 30 2, go1 22 1 and kubernetes kubernetes 12345.",
     "Decoy: longer identifiers": "See CVE-2024-31770, v1.30.20, v1.30.2.1, go1.22.10, "
     "kubernetes/kubernetes#123456 and XCVE-2024-3177.",
+    "Decoy: identifiers inside longer ones": "See module_CVE-2024-3177, xfoo_v1.30.2, "
+    "tool-go1.22.1 and fork.kubernetes/kubernetes#12345.",
     "Decoy: 中文分词 without spaces": "这是一个测试：中文分词很难。",
 }
 
@@ -125,17 +127,19 @@ class Row:
                     return True
         return False
 
-    def exact(self, identifier: str, column: str | None = None) -> bool:
-        """``identifier`` as a whole: not inside a longer word or version."""
+    def exact(self, identifier: str, column: str | None = None, open_end: bool = False) -> bool:
+        """``identifier`` as a whole: not inside a longer word or version (``open_end``:
+        only its start is checked, as for a prefix)."""
         needle = identifier.lower()
         for text in self._columns(column):
             text = text.lower()
             at = text.find(needle)
             while at >= 0:
-                before = text[at - 1] if at else " "
+                before = text[max(0, at - 2) : at].rjust(2)
                 after = text[at + len(needle) : at + len(needle) + 2]
+                joined = before[1:].isalnum() or (before[1] in ".-_+" and before[0].isalnum())
                 continued = after[:1].isalnum() or (after[:1] in ".-_+" and after[1:2].isalnum())
-                if not before.isalnum() and not continued:
+                if not joined and (open_end or not continued):
                     return True
                 at = text.find(needle, at + 1)
         return False
@@ -243,7 +247,7 @@ ORACLE_CASES = [
     ("v1.30.2", lambda r: r.exact("v1.30.2")),
     ("go1.22.1", lambda r: r.exact("go1.22.1")),
     ("kubernetes/kubernetes#12345", lambda r: r.exact("kubernetes/kubernetes#12345")),
-    ("v1.30*", lambda r: r.has("v1 30", prefix=True) and "v1.30" in (r.subject + r.body).lower()),
+    ("v1.30*", lambda r: r.has("v1 30", prefix=True) and r.exact("v1.30", open_end=True)),
     ("subject:CVE-2024-3177", lambda r: r.exact("CVE-2024-3177", "subject")),
     ('"fixed in v1.30.2"', lambda r: r.has("fixed in v1 30 2") and r.exact("v1.30.2")),
     (
@@ -1186,3 +1190,22 @@ def test_cli_stops_quietly_when_the_reader_goes_away(archive_path):
 def test_dates_before_the_year_1000_compare_correctly(archive_path, rows):
     assert search(archive_path, "before:0999-01-01", limit=None) == []
     assert len(search(archive_path, "after:0999-01-01", limit=None)) == len(rows)
+
+
+@pytest.mark.parametrize(
+    ("identifier", "inside"),
+    [("i2c_driver", "module_i2c_driver"), ("v1.30.2", "xfoo_v1.30.2"), ("v1.30.2", "go-v1.30.2")],
+)
+def test_an_identifier_joined_to_a_word_before_it_is_not_that_identifier(
+    tmp_path, identifier, inside
+):
+    path = tmp_path / "ids.db"
+    group = Group(GroupRef("ids"), "1", "ids@googlegroups.com", "Ids")
+    when = datetime(2024, 1, 1, tzinfo=UTC)
+    with Archive(path) as archive:
+        for n, text in enumerate([f"Use {inside} here.", f"Use {identifier} here."]):
+            topic = f"t{n:010d}"
+            message = Message(f"m{n:011d}", topic, "Someone", when, f"Message {n}",
+                              f"<p>{text}</p>")  # fmt: skip
+            archive.save_thread(Thread(group, topic, message.subject, (message,)), seen_at=when)
+    assert subjects(search(path, identifier, limit=None)) == {"Message 1"}
