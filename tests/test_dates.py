@@ -46,6 +46,15 @@ def capture(name: str) -> str:
         ("  Jan  27, 2019,  3:43:08 PM  ", datetime(2019, 1, 27, 15, 43, 8, tzinfo=UTC)),
         ("27 Jan 2019, 15:43:08", datetime(2019, 1, 27, 15, 43, 8, tzinfo=UTC)),
         ("2019-01-27T15:43:08+01:00", datetime(2019, 1, 27, 14, 43, 8, tzinfo=UTC)),
+        # In the current year the glued-on short date is "Jan 12", not "1/12/26".
+        ("Jan 12, 2026, 8:37:38 AMJan 12", datetime(2026, 1, 12, 8, 37, 38, tzinfo=UTC)),
+        ("Jan 12, 2026, 8:37:38\u202fAMJan 12", datetime(2026, 1, 12, 8, 37, 38, tzinfo=UTC)),
+        ("Sep 7, 2021, 8:47:06 PM9/7/21", datetime(2021, 9, 7, 20, 47, 6, tzinfo=UTC)),
+        # en-GB Workspace pages: "Sept", which strptime's %b refuses, and full month names.
+        ("12 Sept 2025, 16:07:31", datetime(2025, 9, 12, 16, 7, 31, tzinfo=UTC)),
+        ("12 Sept 2025, 16:07", datetime(2025, 9, 12, 16, 7, tzinfo=UTC)),
+        ("3 June 2025, 09:05:01", datetime(2025, 6, 3, 9, 5, 1, tzinfo=UTC)),
+        ("3 Jun 2025, 09:05:01", datetime(2025, 6, 3, 9, 5, 1, tzinfo=UTC)),
     ],
 )
 def test_full_dates(text, expected):
@@ -88,6 +97,8 @@ def test_relative_hint_picks_the_day_whatever_the_viewer_timezone():
         ("19/01/16 14:46", datetime(2016, 1, 19, 14, 46, tzinfo=UTC)),  # old UI, pt-BR
         ("9.12.13", datetime(2013, 12, 9, tzinfo=UTC)),  # old UI, cs
         ("1/27/19, 3:43 PM", datetime(2019, 1, 27, 15, 43, tzinfo=UTC)),
+        ("12 Sept", datetime(2023, 9, 12, tzinfo=UTC)),  # en-GB list date
+        ("Sept 12", datetime(2023, 9, 12, tzinfo=UTC)),
     ],
 )
 def test_short_list_dates(text, expected):
@@ -109,6 +120,22 @@ def test_short_date_year_follows_now():
 )
 def test_not_dates(text):
     assert parse_visible_date(text, NOW) is None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "9999-12-31T23:00:00-05:00",  # past year 9999 once in UTC
+        "0001-01-01T00:00:00+05:00",  # before year 1 once in UTC
+        "5:29 AM (99999999999999999999 days ago)",
+        "Jan 12, 2026, 8:37:38 AM" + "Jan 12" * 1000,
+        "12 Septt 2025, 16:07:31",
+        "99/99/9999, 99:99 PM",
+    ],
+)
+def test_hostile_visible_dates_give_no_date_or_a_date_never_an_error(text):
+    moment = parse_visible_date(text, NOW)
+    assert moment is None or moment.tzinfo is UTC
 
 
 def test_results_are_aware_utc_even_with_naive_or_foreign_now():
@@ -176,6 +203,25 @@ def test_first_and_last_capture_dates_exactly():
         (["soon"], None),
         ([True, 0], None),
         ([10**20, 0], None),
+        # Hostile values are "no date", never an exception out of the parser.
+        (1e30, None),
+        ([1e30, 0], None),
+        (-1e30, None),
+        ([-1, 0], None),
+        (float("nan"), None),
+        (float("inf"), None),
+        (-float("inf"), None),
+        (10**30, None),
+        (-(10**30), None),
+        ("9" * 5000, None),  # int() itself refuses this many digits
+        ("\u0661\u0662\u0663", None),  # digits, but not ASCII ones
+        ("-5", None),
+        ([1704067200, 10**30], datetime(2024, 1, 1, tzinfo=UTC)),  # bad nanos ignored
+        ([1704067200, -1], datetime(2024, 1, 1, tzinfo=UTC)),
+        ([1704067200, 1e30], datetime(2024, 1, 1, tzinfo=UTC)),
+        # The last second a stored four-digit year holds, and the one after it.
+        ([253402300799, 999999999], datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)),
+        (253402300800, None),
     ],
 )
 def test_epochs(value, expected):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -41,6 +42,9 @@ _WIZ_TOKENS = {
 XSSI_PREFIX = ")]}'"
 _CHUNK_GAP = re.compile(r"\s*(?:\d+\s*)?")
 
+# The largest integer SQLite stores (a signed 64-bit INTEGER).
+SQLITE_MAX_INT = 2**63 - 1
+
 _decoder = json.JSONDecoder()
 
 
@@ -62,7 +66,7 @@ def init_data_blocks(html: str) -> list[InitData]:
     while match is not None:
         start = _skip_space(html, match.end())
         try:
-            data, end = _decoder.raw_decode(html, start)
+            data, end = decode_json(html, start)
         except json.JSONDecodeError:
             # A JS-only value, or truncated: the other blocks may still do.
             match = _CALLBACK_HEAD.search(html, match.end())
@@ -158,7 +162,7 @@ def rpc_payload(body: str, rpc_id: str, url: str | None = None) -> Any:
             found = text[position : position + 20]
             raise LayoutChanged(f"unreadable batchexecute reply{where}: {found!r}", url=url)
         try:
-            value, position = _decoder.raw_decode(text, position)
+            value, position = decode_json(text, position, url=url)
         except json.JSONDecodeError as err:
             raise LayoutChanged(
                 f"unreadable batchexecute reply{where}: {err.msg} at character {err.pos}",
@@ -178,7 +182,7 @@ def rpc_payload(body: str, rpc_id: str, url: str | None = None) -> Any:
             code = _error_code(entry)
             raise RpcError(f"RPC {rpc_id} returned an error{code}{where}", url)
         try:
-            return json.loads(payload)
+            return decode_json(payload, 0, url=url, whole=True)[0]
         except json.JSONDecodeError as err:
             raise LayoutChanged(
                 f"unreadable {rpc_id} payload in the batchexecute reply{where}: {err.msg}", url=url
@@ -186,6 +190,42 @@ def rpc_payload(body: str, rpc_id: str, url: str | None = None) -> Any:
     if errors:
         raise RpcError(f"batchexecute returned an error instead of RPC {rpc_id}{where}", url)
     raise LayoutChanged(f"no answer to RPC {rpc_id} in the batchexecute reply{where}", url=url)
+
+
+def decode_json(
+    text: str, start: int = 0, *, url: str | None = None, whole: bool = False
+) -> tuple[Any, int]:
+    """Decode the JSON value at ``text[start:]``: ``(value, end)``, as ``raw_decode`` does.
+
+    Nesting is bounded by Python's recursion limit (about 1,000 levels; Google's data
+    nests about 15): deeper JSON, such as 200,000 ``[``, raises :class:`LayoutChanged`
+    (one unreadable page) instead of a ``RecursionError`` that would end the whole run.
+    ``whole`` also requires nothing but whitespace after the value, as ``json.loads``.
+    Malformed JSON still raises ``json.JSONDecodeError`` for the caller to judge.
+    """
+    try:
+        if whole:
+            return json.loads(text), len(text)
+        return _decoder.raw_decode(text, start)
+    except RecursionError:
+        where = f" in {url}" if url else ""
+        raise LayoutChanged(
+            f"JSON nested too deep to decode{where} (Python's limit is about "
+            f"{sys.getrecursionlimit()} levels; Google's data nests about 15)",
+            url=url,
+        ) from None
+
+
+def json_int(value: Any, *, minimum: int = 0, maximum: int = SQLITE_MAX_INT) -> int | None:
+    """``value`` if it is a JSON integer in ``minimum..maximum``, else ``None``.
+
+    For counts and sizes read from Google's JSON before they reach the archive: a bool is
+    not a count, ``1e30`` decodes as a float, and an integer past ``2**63 - 1`` would fail
+    in SQLite ("Python int too large to convert to SQLite INTEGER") mid-save.
+    """
+    if isinstance(value, bool) or not isinstance(value, int):
+        return None
+    return value if minimum <= value <= maximum else None
 
 
 def build_batchexecute_request(group_email: str, token: str, page_size: int = 30) -> str:

@@ -15,15 +15,20 @@ from datetime import UTC, datetime, timedelta
 _SPACES = str.maketrans({"\u202f": " ", "\u00a0": " ", "\u2009": " ", "\u2007": " "})
 _RUNS_OF_SPACE = re.compile(r"\s+")
 _TRAILING_PARENS = re.compile(r"\s*\([^()]*\)$")
-# "Jan 27, 2019, 3:43:08 PM1/27/19": the short date is a separate element glued on.
-_TRAILING_SHORT_DATE = re.compile(r"(?<=[AaPp][Mm])\s*\d{1,2}/\d{1,2}/\d{2,4}$")
+# "Jan 27, 2019, 3:43:08 PM1/27/19": the short date is a separate element glued on; in
+# the current year it reads "Jan 12" instead ("Jan 12, 2026, 8:37:38 AMJan 12").
+_TRAILING_SHORT_DATE = re.compile(
+    r"(?<=[AaPp][Mm])\s*(?:\d{1,2}/\d{1,2}/\d{2,4}|[A-Za-z]{3,9}\.? \d{1,2})$"
+)
+# en-GB writes September "Sept", which %b does not accept.
+_SEPT = re.compile(r"\bSept\b\.?", re.I)
 _NUMERIC_DATE = re.compile(
     r"(?P<a>\d{1,2})(?P<sep>[/.])(?P<b>\d{1,2})(?P=sep)(?P<year>\d{4}|\d{2})"
     r"(?:,?\s+(?P<time>\d{1,2}:\d{2}(?::\d{2})?(?:\s*[AaPp][Mm])?))?"
 )
 _AM_PM = re.compile(r"\s*([AaPp][Mm])$")
 _RELATIVE = re.compile(
-    r"\(\s*(?:about\s+)?(?P<count>\d+|an?|one)\s+(?P<unit>second|minute|hour|day|week)s?\s+ago\s*\)",
+    r"\(\s*(?:about\s+)?(?P<count>\d{1,4}|an?|one)\s+(?P<unit>second|minute|hour|day|week)s?\s+ago\s*\)",
     re.I,
 )
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -37,6 +42,8 @@ _DATETIME_FORMATS = (
     "%B %d, %Y at %I:%M:%S %p",
     "%d %b %Y, %H:%M:%S",  # 27 Jan 2019, 15:43:08 (en-GB)
     "%d %b %Y, %H:%M",
+    "%d %B %Y, %H:%M:%S",  # 12 June 2025, 16:07:31 (en-GB spells out short months)
+    "%d %B %Y, %H:%M",
     "%b %d, %Y",
     "%B %d, %Y",
     "%d %b %Y",
@@ -48,9 +55,19 @@ _MONTH_DAY_FORMATS = ("%b %d %Y", "%B %d %Y", "%d %b %Y")
 _TIMEZONE_SLACK = timedelta(hours=14)
 _CLOCK_SKEW = timedelta(hours=1)
 
+# 9999-12-31T23:59:59Z, the last second a four-digit year holds.
+MAX_EPOCH_SECONDS = 253_402_300_799
+_EPOCH_TEXT = re.compile(r"[0-9]{1,12}")
+
 
 def epoch_to_datetime(value: object) -> datetime | None:
-    """``[seconds, nanos]`` (or bare seconds) from the page JSON -> aware UTC datetime."""
+    """``[seconds, nanos]`` (or bare seconds) from the page JSON -> aware UTC datetime.
+
+    Anything that is not a plausible time gives ``None`` ("no date"), never an exception:
+    the page is anyone's input, and ``1e30``, ``-5``, ``NaN`` or a 5,000-digit string must
+    not end a run. Plausible means from 1970 up to the end of year 9999 (what a stored
+    ``YYYY-MM-DDTHH:MM:SSZ`` can hold); nanoseconds outside ``0..999999999`` are ignored.
+    """
     nanos: object = 0
     if isinstance(value, list):
         if not value:
@@ -60,17 +77,20 @@ def epoch_to_datetime(value: object) -> datetime | None:
             nanos = value[1]
     else:
         seconds = value
-    if isinstance(seconds, str) and seconds.isdigit():
+    if isinstance(seconds, str) and _EPOCH_TEXT.fullmatch(seconds):
         seconds = int(seconds)
     if isinstance(seconds, bool) or not isinstance(seconds, int | float):
         return None
-    if isinstance(nanos, bool) or not isinstance(nanos, int):
+    # NaN fails both comparisons, so it is refused here too.
+    if not 0 <= seconds <= MAX_EPOCH_SECONDS:
+        return None
+    if isinstance(nanos, bool) or not isinstance(nanos, int) or not 0 <= nanos < 10**9:
         nanos = 0
     try:
         moment = datetime.fromtimestamp(seconds, UTC)
+        return moment + timedelta(microseconds=nanos // 1000)
     except (OverflowError, OSError, ValueError):
         return None
-    return moment + timedelta(microseconds=nanos // 1000)
 
 
 def parse_visible_date(text: str, now: datetime | None = None) -> datetime | None:
@@ -93,6 +113,7 @@ def parse_visible_date(text: str, now: datetime | None = None) -> datetime | Non
     age = _relative_age(text)
     text = _TRAILING_PARENS.sub("", text)
     text = _TRAILING_SHORT_DATE.sub("", text).strip().rstrip(",")
+    text = _SEPT.sub("Sep", text)
     if not text or not any(ch.isdigit() for ch in text):
         return None
 
@@ -188,8 +209,8 @@ def _iso(text: str) -> datetime | None:
         return None
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC)
+        return moment.astimezone(UTC)
+    except (OverflowError, ValueError):  # 9999-12-31T23:00-05:00 is past year 9999 in UTC
         return None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
