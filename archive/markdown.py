@@ -22,11 +22,13 @@ What "safe" means here, and why each rule exists:
   there a ZERO WIDTH SPACE goes between the ``{`` and the next ``{`` or ``%``:
   invisible, but no longer a delimiter.
 * Characters that would turn text into markup (``*``, backticks, ``[``, ``]``, ``\\``,
-  ``$$``, and ``#``, ``-``, ``+``, ``=``, ``1.`` at the start of a line) are
+  ``|``, ``$$``, and ``#``, ``-``, ``+``, ``=``, ``1.`` at the start of a line) are
   backslash-escaped with escapes that CommonMark and kramdown both understand; a
   ``>`` at the start of a line becomes ``&gt;``. Control characters are dropped.
-  Underscores are left alone: ``snake_case`` names are common in technical mail and
-  neither renderer treats an underscore inside a word as emphasis.
+  ``|`` is escaped everywhere because kramdown (Jekyll) makes a table of any line
+  holding one (``ps aux | grep x``). An underscore is escaped only at a word's edge
+  (``__init__.py``, ``_word_``), where it could open or close emphasis; inside a word
+  (``snake_case``) neither renderer reads it as emphasis, and it stays as typed.
 """
 
 from __future__ import annotations
@@ -67,7 +69,9 @@ ZWSP = "\u200b"
 # --- escaping ------------------------------------------------------------------
 
 _CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
-_BACKSLASH_ESCAPED = re.compile(r"([\\*`\[\]])")
+_BACKSLASH_ESCAPED = re.compile(r"([\\*`\[\]|])")
+# An underscore not between two letters or digits: one that could delimit emphasis.
+_EDGE_UNDERSCORE = re.compile(r"(?<![^\W_])_|_(?![^\W_])")
 _ENTITY_LIKE = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
 # A "{" that could open {{ }}, {% %}, {{< >}}, {{% %}} or kramdown's {: } / {:: }.
 # One at the very end of a piece of text is escaped too: the next piece may start
@@ -89,6 +93,7 @@ def escape_markdown(text: str) -> str:
         return ""
     text = _CONTROL.sub("", text)
     text = _BACKSLASH_ESCAPED.sub(r"\\\1", text)
+    text = _EDGE_UNDERSCORE.sub(r"\\_", text)
     text = _ENTITY_LIKE.sub("&amp;", text)
     text = text.replace("<", "&lt;")
     text = _TEMPLATE_OPENER.sub("&#123;", text)
@@ -165,10 +170,7 @@ def _converter_class():
 
     class SafeConverter(MarkdownConverter):
         def escape(self, text, parent_tags):
-            text = escape_markdown(text)
-            if "td" in parent_tags or "th" in parent_tags:
-                text = text.replace("|", r"\|")
-            return text
+            return escape_markdown(text)  # "|" included, so table cells are safe too
 
         def convert_a(self, el, text, parent_tags):
             if "_noformat" in parent_tags:

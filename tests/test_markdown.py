@@ -350,3 +350,22 @@ def test_real_web_posted_reply_drops_its_quote():
 def test_absurdly_deep_nesting_falls_back_to_escaped_text():
     html = "<div>" * 3000 + "deep &lt;b&gt; *text*" + "</div>" * 3000 + "<p>after</p>"
     assert html_to_markdown(html) == "deep &lt;b> \\*text\\*\n\nafter"
+
+
+def test_pipes_and_edge_underscores_stay_text_in_commonmark():
+    html = "<p>Run ps aux | grep x</p><p>a | b</p><p>__init__.py and _word_ and snake_case</p>"
+    markdown = html_to_markdown(html)
+    assert markdown == (
+        "Run ps aux \\| grep x\n\na \\| b\n\n\\_\\_init\\_\\_.py and \\_word\\_ and snake_case"
+    )
+    markdown_it = pytest.importorskip("markdown_it")
+    rendered = markdown_it.MarkdownIt("commonmark").enable("table").render(markdown)
+    assert rendered == (
+        "<p>Run ps aux | grep x</p>\n<p>a | b</p>\n"
+        "<p>__init__.py and _word_ and snake_case</p>\n"
+    )
+
+
+def test_a_table_cell_pipe_is_escaped_once():
+    out = html_to_markdown("<table><tr><th>a|b</th></tr><tr><td>c | d</td></tr></table>")
+    assert "a\\|b" in out and "c \\| d" in out and "\\\\|" not in out
