@@ -491,7 +491,7 @@ def show_command(thread: str, db_path: str, group: str | None) -> None:
     type=click.Path(file_okay=False),
     metavar="DIR",
     help="Write one file per thread into DIR (created if missing), named "
-    "YYYY-MM-DD-<slug>.md; exporting again overwrites the same files.",
+    "YYYY-MM-DD-<slug>.md; exporting again rewrites only files that changed.",
 )
 @click.option(
     "--format",
@@ -558,9 +558,7 @@ def export_command(
             fmt,
             first_only=first_only,
             keep_quotes=keep_quotes,
+            log=lambda line: click.echo(line, err=True),
         )
     for path in written:
         click.echo(str(path))
-    if out_dir is not None:
-        noun = "thread" if len(written) == 1 else "threads"
-        click.echo(f"Exported {len(written)} {noun} to {out_dir}", err=True)

@@ -19,19 +19,21 @@ import os
 import re
 import sys
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from archive.markdown import escape_markdown, html_to_markdown, safe_url
+from archive.markdown import _EDGE_UNDERSCORE, escape_markdown, html_to_markdown, safe_url
 from scraper.errors import BadURL, ListarchiveError, NotFound
 
 __all__ = [
     "FORMATS",
     "export_filename",
     "export_threads",
+    "description",
     "front_matter",
+    "page_text",
     "render_thread_text",
     "resolve_thread",
     "select_threads",
@@ -143,7 +145,7 @@ def select_threads(
         keys = [key for key in keys if key[0] in group_keys]
     keys = list(dict.fromkeys(keys))  # a thread named twice is exported once
     if threads and start is None and end is None:
-        return keys  # as the user listed them
+        return _once_per_cross_post(archive, keys, listed=True)  # as the user listed them
 
     created = {
         (row["group_key"], row["topic_id"]): _when(row["created_at"])
@@ -157,7 +159,36 @@ def select_threads(
     if not threads:
         far_past = datetime.min.replace(tzinfo=UTC)
         keys.sort(key=lambda k: (created.get(k) or far_past, k))
-    return keys
+    return _once_per_cross_post(archive, keys, listed=bool(threads))
+
+
+def _once_per_cross_post(archive, keys: list[ThreadKey], *, listed: bool) -> list[ThreadKey]:
+    """One thread for each opening message: a message cross-posted to several groups
+    is one announcement, so one post, whose front matter lists every group.
+
+    The thread kept is the one the user named first when threads were listed, else
+    the one from the group the message was archived from first. (With ``--group``
+    the others were never selected.)
+    """
+    if len(keys) < 2:
+        return keys
+    rows = archive.db.execute(
+        "SELECT t.group_key, t.topic_id, p.message_id, p.first_seen_at, p.id"
+        " FROM threads t JOIN postings p ON p.id = (SELECT q.id FROM postings q"
+        "  WHERE q.thread_id = t.id ORDER BY q.position, q.id LIMIT 1)"
+        " WHERE t.group_key || char(9) || t.topic_id IN (SELECT value FROM json_each(?))",
+        (json.dumps([f"{group}\t{topic}" for group, topic in keys]),),
+    ).fetchall()
+    order = {key: index for index, key in enumerate(keys)}
+    best: dict[int, tuple[Any, ThreadKey]] = {}
+    for group_key, topic_id, message_id, first_seen, posting_id in rows:
+        key = (group_key, topic_id)
+        rank = order[key] if listed else (first_seen, posting_id)
+        if message_id not in best or rank < best[message_id][0]:
+            best[message_id] = (rank, key)
+    kept = {key for _, key in best.values()}
+    opening = {(g, t): m for g, t, m, *_ in rows}
+    return [key for key in keys if key in kept or key not in opening]
 
 
 def _query_threads(archive, query: str, group_keys: list[str] | None) -> list[ThreadKey]:
@@ -311,32 +342,94 @@ def _yaml_value(value: Any) -> str:
     return yaml_string(str(value))
 
 
-def front_matter(thread: dict[str, Any], *, layout: str = "post") -> dict[str, Any]:
-    """The front matter fields, in order: layout, title, date, author, groups, source,
-    message_count, tags."""
-    messages = thread.get("messages") or []
-    first = messages[0] if messages else {}
-    groups = [thread["group_key"]]
-    for key in first.get("groups") or []:
-        if key not in groups:
-            groups.append(key)
+# Front-matter strings are printed by themes, and each prints them its own way, as
+# checked by building real sites:
+#   * minima 2.5 prints ``page.author`` raw into the page (``{{ page.author }}``), and
+#     jekyll-seo-tag raw into ``<meta name="author" content="...">`` and into its
+#     JSON-LD ``<script>`` (where ``</script>`` ends the script);
+#   * minima escapes ``page.title``; jekyll-seo-tag runs titles and descriptions
+#     through markdownify, strip_html and escape_once; jekyll-feed through smartify,
+#     strip_html and xml_escape; Hugo's html/template escapes everything once.
+# No spelling of ``<`` is both inert where a value is printed raw and read back as
+# ``<`` where it is escaped: an entity (``&lt;``) shows as "&lt;" in minima's title,
+# jekyll-feed and Hugo, and a raw ``<`` is live markup in minima's byline. So the few
+# characters those printers treat as syntax are written as their full-width forms
+# (``<`` as U+FF1C), which every printer passes through as plain text and a reader
+# reads as written; Unicode compatibility folding (NFKC) maps each back to the
+# original, as search engines do. Those characters are HTML's ``<``, ``>`` and ``"``,
+# an ``&`` that would start an entity, and the Markdown that jekyll-seo-tag's
+# markdownify would turn into structure (``|``, ``*``, backticks, and ``_`` at a
+# word's edge); everything else, ``snake_case`` and "Q&A" included, stays as typed.
+_FULL_WIDTH = str.maketrans({c: chr(ord(c) + 0xFEE0) for c in '<>"|*`'})
+_ENTITY_AMPERSAND = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
+
+
+def page_text(text: str) -> str:
+    """A one-line front-matter value that every common theme prints as inert text."""
+    text = _clean_line(text)
+    text = _ENTITY_AMPERSAND.sub("\uff06", text)
+    text = _EDGE_UNDERSCORE.sub("\uff3f", text)
+    return text.translate(_FULL_WIDTH)
+
+
+DESCRIPTION_CHARS = 160
+
+
+def description(message: dict[str, Any]) -> str:
+    """The opening of a message's text, for summaries and search results: about
+    DESCRIPTION_CHARS characters, cut at a word, quoted lines left out."""
+    lines = (_clean_block(message.get("body_text") or "")).split("\n")
+    text = _clean_line(" ".join(line for line in lines if not line.lstrip().startswith(">")))
+    if len(text) <= DESCRIPTION_CHARS:
+        return text
+    cut = text[: DESCRIPTION_CHARS + 1].rsplit(" ", 1)[0] or text[:DESCRIPTION_CHARS]
+    return cut.rstrip(" ,;:.-") + "…"
+
+
+def _published(thread: dict[str, Any]) -> list[dict[str, Any]]:
+    """The messages a published page shows."""
+    everything = thread.get("messages") or []
+    # Messages gone upstream are mostly moderated spam: the archive keeps them, a
+    # published page does not (unless nothing else is left of the thread).
+    return [m for m in everything if not m.get("missing_since")] or everything
+
+
+def _tags(thread: dict[str, Any]) -> list[str]:
+    """The subject's list tags, then the group's name."""
     group_name = (thread.get("group") or {}).get("name") or thread["group_key"].split("@")[0]
     tags = subject_tags(thread.get("subject") or "")
     for tag in [group_name.lower()]:
         if tag not in tags:
             tags.append(tag)
+    return [_clean_line(tag) for tag in tags]
+
+
+def front_matter(thread: dict[str, Any], *, layout: str = "post") -> dict[str, Any]:
+    """The front matter fields, in order: layout, title, date, author, description,
+    groups, source, message_count, tags. Strings that themes print go through
+    :func:`page_text`."""
+    messages = thread.get("messages") or []
+    first = messages[0] if messages else {}
+    shown = _published(thread)
+    groups = [thread["group_key"]]
+    for key in first.get("groups") or []:
+        if key not in groups:
+            groups.append(key)
     fields: dict[str, Any] = {
         "layout": layout,
-        "title": _title(thread),
+        "title": page_text(_title(thread)),
         "date": _thread_start(thread),
-        "author": _author(first) if first else "",
+        "author": page_text(_author(first)) if first else "",
+        "description": page_text(description(shown[0])) if shown else "",
         "groups": groups,
         "source": thread.get("url") or "",
         "message_count": thread.get("message_count") or len(messages),
-        "tags": [_clean_line(tag) for tag in tags],
+        "tags": [page_text(tag) for tag in _tags(thread)],
     }
     if fields["date"] is None:
         del fields["date"]
+    if not fields["description"]:
+        del fields["description"]
     return fields
 
 
@@ -356,6 +449,24 @@ def _attachments_markdown(message: dict[str, Any]) -> str:
     return "*Attachments:*\n\n" + "\n".join(items) if items else ""
 
 
+def _credit(thread: dict[str, Any], first: dict[str, Any] | None) -> str:
+    """The line crediting the source: group, author, time, and any other groups the
+    opening message was posted to."""
+    source = safe_url(thread.get("url"))
+    label = escape_markdown(_group_label(thread))
+    where = f"[{label}]({source})" if source else label
+    if first is None:
+        return f"*Originally posted on {where}*."
+    when = _short_time(first.get("posted_at"))
+    link = safe_url(first.get("url"))
+    stamp = f"[{when}]({link})" if link else when
+    line = f"*Originally posted by {escape_markdown(_author(first))} on {where}, {stamp}*."
+    others = [key for key in first.get("groups") or [] if key != thread["group_key"]]
+    if others:
+        line += f" Also posted to {escape_markdown(', '.join(others))}."
+    return line
+
+
 def thread_to_markdown(
     thread: dict[str, Any],
     *,
@@ -363,31 +474,25 @@ def thread_to_markdown(
     keep_quotes: bool = False,
     layout: str = "post",
 ) -> str:
-    """A Markdown document for the thread: front matter, a line crediting the source,
-    then the messages (just the opening one with ``first_only``, as a blog reposts
-    an announcement). Bodies are converted by :func:`archive.markdown.html_to_markdown`;
-    quoted earlier messages are kept only with ``keep_quotes``."""
-    everything = thread.get("messages") or []
-    # Messages gone upstream are mostly moderated spam: the archive keeps them, a
-    # published page does not (unless nothing else is left of the thread).
-    messages = [m for m in everything if not m.get("missing_since")] or everything
+    """A Markdown document for the thread: front matter, then the messages (just the
+    opening one with ``first_only``, as a blog reposts an announcement). Bodies are
+    converted by :func:`archive.markdown.html_to_markdown`; quoted earlier messages
+    are kept only with ``keep_quotes``.
+
+    The line crediting the source follows the opening message rather than leading
+    the page: Jekyll's excerpt, Hugo's summary and feed readers take a post's first
+    paragraph, which should be the announcement, not the credit.
+    """
+    messages = _published(thread)
     if first_only:
         messages = messages[:1]
-    source = safe_url(thread.get("url"))
-    label = escape_markdown(_group_label(thread))
-    credit = (
-        f"*Originally posted on [{label}]({source})*."
-        if source
-        else (f"*Originally posted on {label}*.")
-    )
-    parts = [_front_matter_block(front_matter(thread, layout=layout)), "", credit]
+    parts = [_front_matter_block(front_matter(thread, layout=layout))]
     for index, message in enumerate(messages):
         body = html_to_markdown(message.get("body_html") or "", keep_quotes=keep_quotes)
         if not body.strip():
             body = escape_markdown(_clean_block(message.get("body_text") or "").strip())
-        if not first_only:
-            if index:
-                parts += ["", "---"]
+        if index:
+            parts += ["", "---"]
             when = _short_time(message.get("posted_at"))
             link = safe_url(message.get("url"))
             stamp = f"[{when}]({link})" if link else when
@@ -396,6 +501,10 @@ def thread_to_markdown(
         attachments = _attachments_markdown(message)
         if attachments:
             parts += ["", attachments]
+        if not index:
+            parts += ["", _credit(thread, message)]
+    if not messages:
+        parts += ["", _credit(thread, None)]
     return "\n".join(parts) + "\n"
 
 
@@ -421,7 +530,7 @@ def thread_to_json(
         "complete": thread.get("complete"),
         "fetched_at": thread.get("fetched_at"),
         "group": dict(thread.get("group") or {}),
-        "tags": front_matter(thread)["tags"],
+        "tags": _tags(thread),
         "messages": [],
     }
     for message in messages:
@@ -552,6 +661,32 @@ def _prepare_out_dir(out_dir: Path) -> Path:
     return out_dir.resolve()
 
 
+def _exports_in(directory: Path, ext: str) -> dict[str, list[str]]:
+    """The files an earlier export wrote into ``directory``, by the source URL each
+    carries: the thread's identity, whatever its file is called."""
+    found: dict[str, list[str]] = {}
+    try:
+        entries = sorted(os.scandir(directory), key=lambda entry: entry.name)
+    except OSError as err:
+        raise ListarchiveError(f"cannot read {directory}: {err.strerror or err}") from None
+    for entry in entries:
+        if not entry.name.endswith("." + ext) or entry.name.startswith("."):
+            continue
+        if not entry.is_file(follow_symlinks=False):
+            continue
+        source = _source_of(Path(entry.path))
+        if source:
+            found.setdefault(source, []).append(entry.name)
+    return found
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
+
+
 def export_threads(
     archive,
     selection: Iterable[ThreadKey],
@@ -561,14 +696,18 @@ def export_threads(
     first_only: bool = False,
     keep_quotes: bool = False,
     stream: IO[str] | None = None,
+    log: Callable[[str], None] | None = None,
 ) -> list[Path]:
-    """Write the selected threads; return the files written.
+    """Write the selected threads; return the thread files, written or not.
 
     With ``out_dir``, one file per thread (the directory is created if missing). A
-    file an earlier export wrote for the same thread is overwritten; any other file
-    is left alone and the thread takes the next name (see :func:`export_filename`),
-    so names stay the same from one export to the next. Without ``out_dir``,
-    Markdown (one thread only) or a JSON array goes to ``stream`` (stdout).
+    file is written only when its content changes, so a static site rebuilt from
+    the folder redeploys only what changed. A file an earlier export wrote for the
+    same thread is kept under its name; when the thread's name changed (its start
+    date was corrected, or its subject), the old file is renamed, never left beside
+    the new one, and ``log`` says so. Any other file is left alone and the thread
+    takes the next name (see :func:`export_filename`). Without ``out_dir``, Markdown
+    (one thread only) or a JSON array goes to ``stream`` (stdout).
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -608,26 +747,76 @@ def export_threads(
 
     directory = _prepare_out_dir(Path(out_dir))
     ext = EXTENSIONS[fmt]
+    earlier = _exports_in(directory, ext)
+    owner = {name: source for source, names in earlier.items() for name in names}
     used: set[str] = set()
-    written: list[Path] = []
+    files: list[Path] = []
+    counts = {"written": 0, "unchanged": 0, "renamed": 0}
     for thread in threads():
-        source = thread.get("url")
-        for name in _name_options(thread, ext):
-            if name in used:
-                continue
-            path = directory / name
-            if path.parent != directory or path.name != name:  # never, but never write there
-                raise ListarchiveError(f"refusing to write outside {directory}: {name!r}")
-            if not path.exists() and not path.is_symlink():
-                break
-            if path.is_file() and not path.is_symlink() and _source_of(path) == source:
-                break  # our own earlier export of this thread: rewrite it
-        else:
-            raise ListarchiveError(f"no free file name for thread {source}")
+        source = thread.get("url") or ""
+        mine = [name for name in earlier.pop(source, []) if name not in used]
+        name = _choose_name(directory, thread, ext, source, mine, used, owner)
         used.add(name)
-        _write_atomically(path, render(thread))
-        written.append(path)
-    return written
+        path = directory / name
+        text = render(thread)
+        for old in mine:
+            if old == name:
+                continue
+            old_path = directory / old
+            try:
+                if not path.exists():
+                    os.replace(old_path, path)
+                else:
+                    old_path.unlink()
+            except OSError as err:
+                raise ListarchiveError(f"cannot rename {old_path}: {err.strerror or err}") from None
+            counts["renamed"] += 1
+            if log:
+                log(f"Renamed {old} to {name}: the thread's date or subject changed")
+        if _read(path) == text:
+            counts["unchanged"] += 1
+        else:
+            _write_atomically(path, text)
+            counts["written"] += 1
+        files.append(path)
+    if log:
+        noun = "thread" if len(files) == 1 else "threads"
+        log(
+            f"Exported {len(files)} {noun} to {out_dir}: {counts['written']} written, "
+            f"{counts['unchanged']} unchanged, {counts['renamed']} renamed"
+        )
+    return files
+
+
+def _choose_name(
+    directory: Path,
+    thread: dict[str, Any],
+    ext: str,
+    source: str,
+    mine: list[str],
+    used: set[str],
+    owner: dict[str, str],
+) -> str:
+    """The file name for the thread: the one an earlier export gave it, while that is
+    still one of the thread's names; else the first name that is free or its own."""
+    names = _name_options(thread, ext)
+    if mine:
+        wanted = set(mine)
+        for name in names:
+            if name in wanted:
+                return name
+        names = _name_options(thread, ext)
+    for name in names:
+        if name in used:
+            continue
+        path = directory / name
+        if path.parent != directory or path.name != name:  # never, but never write there
+            raise ListarchiveError(f"refusing to write outside {directory}: {name!r}")
+        if not path.exists() and not path.is_symlink():
+            return name
+        if owner.get(name) == source:
+            return name
+    raise ListarchiveError(f"no free file name for thread {source}")
 
 
 def _indent(text: str) -> str:

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import unicodedata
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from archive.export import (
     export_filename,
     export_threads,
     front_matter,
+    page_text,
     render_thread_text,
     resolve_thread,
     select_threads,
@@ -193,6 +195,12 @@ def test_show_errors(synced, db, tmp_path):
 # --- export: one thread -------------------------------------------------------------------
 
 
+ANNOUNCEMENT_DESCRIPTION = (
+    "Demo v1.30.2 released Hi all, We are happy to announce Demo v1.30.2. Read the release"
+    " blog for all the details. Highlights: - Fixed: a race in the sync loop…"
+)
+
+
 def test_export_one_thread_first_only_to_stdout_exactly(synced, db):
     release = synced[1]["release"]
     result = run("export", thread_url(release), "--first-only", db=db)
@@ -200,26 +208,30 @@ def test_export_one_thread_first_only_to_stdout_exactly(synced, db):
     url = thread_url(release)
     with Archive(synced[0], create=False) as archive:
         [attachment] = archive.get_thread(ANN_KEY, release.id)["messages"][0]["attachments"]
+    # The credit follows the announcement, so excerpts and summaries start with it.
     assert result.output == (
         "---\n"
         'layout: "post"\n'
         'title: "Demo v1.30.2 released"\n'
         "date: 2024-01-08T09:00:00+00:00\n"
         'author: "Ann Author"\n'
+        f'description: "{ANNOUNCEMENT_DESCRIPTION}"\n'
         f'groups: ["{ANN_KEY}", "{DEV_KEY}"]\n'
         f'source: "{url}"\n'
         "message_count: 2\n"
         'tags: ["announce", "demo-announce"]\n'
         "---\n"
         "\n"
-        f"*Originally posted on [Demo announcements]({url})*.\n"
-        "\n"
         f"{ANNOUNCEMENT_MARKDOWN}\n"
         "\n"
         "*Attachments:*\n"
         "\n"
         f"- [notes.txt]({attachment['url']})\n"
+        "\n"
+        f"*Originally posted by Ann Author on [Demo announcements]({url}),"
+        f" [2024-01-08 09:00 UTC]({thread_url(release, 0)})*. Also posted to {DEV_KEY}.\n"
     )
+    assert len(ANNOUNCEMENT_DESCRIPTION) <= 161
 
 
 def test_export_whole_thread_has_each_message_with_quotes_dropped(synced, db):
@@ -227,9 +239,11 @@ def test_export_whole_thread_has_each_message_with_quotes_dropped(synced, db):
     result = run("export", release.id, db=db)
     assert result.exit_code == 0, result.output
     text = result.output
-    first = f"**Ann Author** · [2024-01-08 09:00 UTC]({thread_url(release, 0)})"
+    first = f"*Originally posted by Ann Author on [Demo announcements]({thread_url(release)}),"
     second = f"**Bruno Díaz** · [2024-01-08 12:00 UTC]({thread_url(release, 1)})"
-    assert text.index(first) < text.index(ANNOUNCEMENT_MARKDOWN) < text.index("\n---\n\n" + second)
+    body = text.split("---\n", 2)[2]
+    assert body.startswith("\n" + ANNOUNCEMENT_MARKDOWN)
+    assert text.index(ANNOUNCEMENT_MARKDOWN) < text.index(first) < text.index("\n---\n\n" + second)
     assert text.endswith(second + "\n\nConfirmed fixed on arm64, thanks!\n")
     with_quotes = run("export", release.id, "--quotes", db=db).output
     assert with_quotes.endswith(
@@ -250,6 +264,7 @@ def test_exported_front_matter_parses_as_yaml(synced, db):
         "title": "Demo v1.30.2 released",
         "date": datetime(2024, 1, 8, 9, 0, tzinfo=UTC),
         "author": "Ann Author",
+        "description": ANNOUNCEMENT_DESCRIPTION,
         "groups": [ANN_KEY, DEV_KEY],
         "source": thread_url(release),
         "message_count": 2,
@@ -271,8 +286,11 @@ def test_hostile_thread_exports_inert(synced, db, tmp_path):
     assert "&lt;script>alert(1)&lt;/script>" in body
     assert "&#123;{ site.title }}" in body and "&#123;% include evil.html %}" in body
     assert "click me" in body
-    assert "**Eve &lt;b>Mallory&lt;/b>**" in body  # the author name is text, not markup
-    assert 'title: "../../etc/passwd \\"quoted\\" {{ site.title }}"' in document
+    # Names and titles are text, not markup: escaped in the body, and written with
+    # full-width look-alikes in the front matter, which themes print raw or escaped.
+    assert "by Eve &lt;b>Mallory&lt;/b> on" in body
+    assert 'author: "Eve ＜b＞Mallory＜/b＞"' in document
+    assert 'title: "../../etc/passwd ＂quoted＂ {{ site.title }}"' in document
 
 
 # --- export: many threads -----------------------------------------------------------------
@@ -364,11 +382,11 @@ def test_json_export_to_directory_one_file_per_thread(synced, db, tmp_path):
             ["--since", "2024-01-09", "--until", "2024-02-17"],
             ["Dev sync notes", "[security] [ANNOUNCE] Fix for CVE-2024-3177", HOSTILE_SUBJECT],
         ),
-        (["--until", "2024-01-08"], ["[ANNOUNCE] Demo v1.30.2 released"] * 2),
+        # A cross-post is one announcement: selected once (see test_cross_post_...).
+        (["--until", "2024-01-08"], ["[ANNOUNCE] Demo v1.30.2 released"]),
         (
             ["--query", "CVE-2024-3177"],  # the announcement links to it too
-            ["[ANNOUNCE] Demo v1.30.2 released"] * 2
-            + ["[security] [ANNOUNCE] Fix for CVE-2024-3177"],
+            ["[ANNOUNCE] Demo v1.30.2 released", "[security] [ANNOUNCE] Fix for CVE-2024-3177"],
         ),
         (["--query", "arm64", "--group", "dev"], []),
         (
@@ -554,10 +572,30 @@ def test_front_matter_strings_survive_any_subject(made):
         )
         if subject.startswith("Re: [dev]"):
             expected_title = expected_title.replace("[dev] ", "")
-        assert title == (expected_title or "(no subject)")
+        # Theme-printed strings keep HTML and Markdown syntax out with full-width
+        # look-alikes (see test_page_text...), which fold back under NFKC.
+        assert not set('<>"|*`') & set(title)
+        assert nfkc(title) == nfkc(expected_title or "(no subject)")
         assert list(parsed) == [
-            "layout", "title", "date", "author", "groups", "source", "message_count", "tags",
+            "layout", "title", "date", "author", "description", "groups", "source",
+            "message_count", "tags",
         ]  # fmt: skip
+
+
+def nfkc(text: str) -> str:
+    return unicodedata.normalize("NFKC", text)
+
+
+def test_page_text_is_inert_and_folds_back_to_the_text():
+    hostile = 'Mallory <img src=x onerror="alert(1)"> &lt;b&gt; a | b *c* `d` __init__.py'
+    shown = page_text(hostile)
+    assert shown == (
+        "Mallory ＜img src=x onerror=＂alert(1)＂＞ ＆lt;b＆gt; a ｜ b ＊c＊ ｀d｀ ＿＿init＿＿.py"
+    )
+    assert nfkc(shown) == hostile
+    # What needs no disguise stays exactly as typed.
+    for plain in ("Q&A and R&D", "snake_case names", "Dana O'Brien", "v1.2 — café"):
+        assert page_text(plain) == plain
 
 
 def strict_front_matter(block: str) -> dict:
@@ -664,3 +702,94 @@ def test_messages_deleted_upstream_are_kept_in_json_marked_in_show_and_not_publi
     deleted = thread_to_json(thread)["messages"][1]
     assert deleted["missing_since"] == "2024-01-09T09:00:00Z"
     assert deleted["body_markdown"] == "Buy!"
+
+
+# --- exporting again ---------------------------------------------------------------------
+
+
+def test_reexport_writes_only_what_changed(made, tmp_path):
+    save(made, DEV, "AAAAAAAAAAA", "Weekly")
+    save(made, DEV, "BBBBBBBBBBB", "Release", at=T0 + timedelta(days=1))
+    keys = [(DEV_KEY, "AAAAAAAAAAA"), (DEV_KEY, "BBBBBBBBBBB")]
+    out = tmp_path / "out"
+    lines: list[str] = []
+    first = export_threads(made, keys, out, log=lines.append)
+    assert lines == [f"Exported 2 threads to {out}: 2 written, 0 unchanged, 0 renamed"]
+    before = {p.name: os.stat(p) for p in first}
+
+    lines.clear()
+    save(made, DEV, "BBBBBBBBBBB", "Release", at=T0 + timedelta(days=1), body="<p>New.</p>")
+    again = export_threads(made, keys, out, log=lines.append)
+    assert again == first  # every thread's file is listed, written or not
+    assert lines == [f"Exported 2 threads to {out}: 1 written, 1 unchanged, 0 renamed"]
+    after = {p.name: os.stat(p) for p in again}
+    unchanged, changed = (p.name for p in first)
+    # Not even replaced by an identical copy: same inode, same modification time.
+    assert (after[unchanged].st_ino, after[unchanged].st_mtime_ns) == (
+        before[unchanged].st_ino,
+        before[unchanged].st_mtime_ns,
+    )
+    assert after[changed].st_ino != before[changed].st_ino
+    assert "New." in (out / changed).read_text(encoding="utf-8")
+
+
+def test_reexport_after_a_date_correction_renames_the_old_file(made, tmp_path):
+    """A corrected thread date (the archive once took a thread's last reply for its
+    start) changes the file name: the old file is renamed, never left beside it."""
+    save(made, DEV, "AAAAAAAAAAA", "Weekly", at=T0 + timedelta(days=3))
+    save(made, DEV, "BBBBBBBBBBB", "Other", at=T0 + timedelta(days=3))
+    out = tmp_path / "out"
+    [old, other] = export_threads(made, [(DEV_KEY, "AAAAAAAAAAA"), (DEV_KEY, "BBBBBBBBBBB")], out)
+    assert old.name == "2024-01-11-weekly.md"
+    (out / "2024-01-08-weekly.md.bak").write_text("not an export\n")
+    with made._write() as conn:  # what a date repair does to an existing archive
+        conn.execute(
+            "UPDATE threads SET created_at = '2024-01-08T09:00:00Z' WHERE topic_id = ?",
+            ("AAAAAAAAAAA",),
+        )
+    lines: list[str] = []
+    [new, same] = export_threads(
+        made, [(DEV_KEY, "AAAAAAAAAAA"), (DEV_KEY, "BBBBBBBBBBB")], out, log=lines.append
+    )
+    assert new.name == "2024-01-08-weekly.md" and same == other
+    assert sorted(p.name for p in out.iterdir()) == sorted(
+        [new.name, other.name, "2024-01-08-weekly.md.bak"]
+    )
+    assert "date: 2024-01-08T09:00:00+00:00" in new.read_text(encoding="utf-8")
+    assert lines == [
+        "Renamed 2024-01-11-weekly.md to 2024-01-08-weekly.md:"
+        " the thread's date or subject changed",
+        f"Exported 2 threads to {out}: 1 written, 1 unchanged, 1 renamed",
+    ]
+    # Through the command: the rename is said on stderr, the file list is on stdout.
+    with made._write() as conn:
+        conn.execute(
+            "UPDATE threads SET created_at = '2024-01-09T09:00:00Z' WHERE topic_id = ?",
+            ("AAAAAAAAAAA",),
+        )
+    result = CliRunner().invoke(
+        cli, ["export", "AAAAAAAAAAA", "--out", str(out), "--db", str(made.path)]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout == str(out.resolve() / "2024-01-09-weekly.md") + "\n"
+    assert "Renamed 2024-01-08-weekly.md to 2024-01-09-weekly.md" in result.stderr
+    assert not (out / "2024-01-08-weekly.md").exists()
+
+
+def test_a_cross_post_is_exported_once_under_the_group_archived_first(synced, db, tmp_path):
+    release = synced[1]["release"]
+    out = tmp_path / "all"
+    result = run("export", "--until", "2024-01-09", "--out", str(out), db=db)
+    assert result.exit_code == 0, result.output
+    [path] = [Path(line) for line in result.stdout.splitlines()]
+    document = path.read_text(encoding="utf-8")
+    assert f'source: "{thread_url(release)}"' in document  # demo-announce was synced first
+    assert f'groups: ["{ANN_KEY}", "{DEV_KEY}"]' in document
+    assert f"Also posted to {DEV_KEY}." in document
+    # The group asked for wins.
+    with Archive(synced[0], create=False) as archive:
+        [key] = select_threads(archive, group="dev", until="2024-01-08")
+        assert key[0] == DEV_KEY
+        dev_url = archive.get_thread(*key)["url"]
+        assert select_threads(archive, [dev_url, thread_url(release)]) == [key]
+        assert select_threads(archive, [thread_url(release), dev_url]) == [(ANN_KEY, release.id)]
