@@ -203,8 +203,8 @@ def make_term(
 def author_term(value: str, *, prefix: bool = False) -> Term:
     """``from:VALUE``: the words of VALUE in the author's name or masked address.
 
-    The index's author column holds the name and the masked address together, so
-    ``from:jeremy``, ``from:jer...@example.org`` and ``from:example.org`` all work;
+    It searches the author's name and masked address, so ``from:jeremy``,
+    ``from:jer...@example.org`` and ``from:example.org`` all work;
     ``from:jer*`` is a prefix.
     """
     return make_term(value, phrase=True, prefix=prefix, column="author")
