@@ -562,3 +562,28 @@ def export_command(
         )
     for path in written:
         click.echo(str(path))
+
+
+@cli.command("serve")
+@db_option
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--port", type=click.IntRange(1, 65535), default=8001, show_default=True, help="Port."
+)
+def serve_command(db_path: str, host: str, port: int) -> None:
+    """Browse the archive in Datasette, read-only: search, facets, threads, bodies.
+
+    Needs the web extra: pip install 'listarchive[web]'.
+
+    \b
+    Example:
+        listarchive serve --db listarchive.db --port 8001
+        # then open http://127.0.0.1:8001/listarchive/posts
+    """
+    try:
+        from archive.serve import serve
+    except ImportError as err:
+        raise ListarchiveError(
+            f"serve needs Datasette ({err.name} is missing): pip install 'listarchive[web]'"
+        ) from None
+    serve(db_path, host=host, port=port)
