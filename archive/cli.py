@@ -415,6 +415,13 @@ def inspect_command(
     help="Link entries to the Markdown export on a static site: URL + <name>.html, "
     "or put {stem} in URL (e.g. https://example.org/threads/{stem}/).",
 )
+@click.option(
+    "--timezone",
+    "site_zone",
+    metavar="ZONE",
+    help="The site's time zone (Jekyll's `timezone`, e.g. Asia/Tokyo): {year}, {month} "
+    "and {day} in --base-link are the thread's start there, as Jekyll dates its URLs.",
+)
 @click.option("--title", help="The feed's title (default: the groups' titles and the query).")
 @click.option("--self-link", metavar="URL", help="Where the feed itself will be published.")
 def feed_command(
@@ -426,6 +433,7 @@ def feed_command(
     threads: bool,
     out: str | None,
     base_link: str | None,
+    site_zone: str | None,
     title: str | None,
     self_link: str | None,
 ) -> None:
@@ -439,8 +447,12 @@ def feed_command(
         listarchive feed --group golang-announce --out golang-announce.xml
         listarchive feed --group golang-announce --query 'subject:"[security]"'
     """
-    from archive.feed import publish_feed
+    from archive.feed import publish_feed, site_timezone
 
+    try:
+        timezone = site_timezone(site_zone) if site_zone is not None else None
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--timezone") from None
     feed = publish_feed(
         db_path,
         out=out,
@@ -451,6 +463,7 @@ def feed_command(
         limit=limit,
         threads=threads,
         base_link=base_link,
+        timezone=timezone,
         title=title,
         self_link=self_link,
     )

@@ -38,6 +38,7 @@ __all__ = [
     "resolve_thread",
     "select_threads",
     "subject_tags",
+    "thread_start",
     "thread_to_json",
     "thread_to_markdown",
     "yaml_string",
@@ -257,7 +258,7 @@ def _when(value: str | None) -> datetime | None:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _thread_start(thread: dict[str, Any]) -> datetime | None:
+def thread_start(thread: dict[str, Any]) -> datetime | None:
     started = _when(thread.get("created_at"))
     if started is None and thread.get("messages"):
         started = _when(thread["messages"][0].get("posted_at"))
@@ -418,7 +419,7 @@ def front_matter(thread: dict[str, Any], *, layout: str = "post") -> dict[str, A
     fields: dict[str, Any] = {
         "layout": layout,
         "title": page_text(_title(thread)),
-        "date": _thread_start(thread),
+        "date": thread_start(thread),
         "author": page_text(_author(first)) if first else "",
         "description": page_text(description(shown[0])) if shown else "",
         "groups": groups,
@@ -573,7 +574,7 @@ def _slug(text: str) -> str:
 def _name_options(thread: dict[str, Any], ext: str) -> Iterator[str]:
     from archive.text import strip_list_tags
 
-    started = _thread_start(thread)
+    started = thread_start(thread)
     day = started.strftime("%Y-%m-%d") if started else "undated"
     subject = thread.get("subject") or ""
     slug = _slug(strip_list_tags(subject)) or _slug(subject) or "thread"

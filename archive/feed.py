@@ -37,7 +37,7 @@ import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, BinaryIO
 from urllib.parse import quote
@@ -61,6 +61,7 @@ __all__ = [
     "render_atom",
     "resolve_groups",
     "sanitize_html",
+    "site_timezone",
     "strip_html_footer",
     "thread_entry_id",
     "write_feed",
@@ -280,7 +281,13 @@ _POSTS_NAME = re.compile(r"(\d{4})-(\d\d)-(\d\d)-(.+)\Z")
 _PLACEHOLDERS = ("{name}", "{stem}", "{slug}", "{year}", "{month}", "{day}")
 
 
-def base_link_url(base_link: str, filename: str) -> str:
+def base_link_url(
+    base_link: str,
+    filename: str,
+    *,
+    started: datetime | None = None,
+    timezone: tzinfo | None = None,
+) -> str:
     """Where a static site serves the Markdown export ``filename``
     (``2024-03-01-go-1-22-1-is-released.md``).
 
@@ -291,17 +298,37 @@ def base_link_url(base_link: str, filename: str) -> str:
     (the rest of the name). For example, Jekyll posts by default:
     ``https://example.org/{year}/{month}/{day}/{slug}.html``; Hugo, whose pretty URLs
     use the file name: ``https://example.org/posts/{stem}/``.
+
+    The file name's date is the thread's start in UTC. Jekyll dates a post's URL in
+    the site's ``timezone`` instead, so a thread started at 23:00 UTC is served
+    under the next day in Tokyo: given the thread's start and the site's
+    ``timezone``, ``{year}``, ``{month}`` and ``{day}`` are that day, as Jekyll
+    builds it. (Hugo keeps the UTC offset the front matter's date carries.)
     """
     stem = filename[:-3] if filename.endswith(".md") else filename
     if not any(p in base_link for p in _PLACEHOLDERS):
         return base_link.rstrip("/") + "/" + quote(stem) + ".html"
     dated = _POSTS_NAME.match(stem)
     year, month, day, slug = dated.groups() if dated else ("", "", "", stem)
+    if dated and started is not None and timezone is not None:
+        local = started.astimezone(timezone)
+        year, month, day = f"{local.year:04d}", f"{local.month:02d}", f"{local.day:02d}"
     values = {"name": filename, "stem": stem, "slug": slug, "year": year, "month": month,
               "day": day}  # fmt: skip
     for key, value in values.items():
         base_link = base_link.replace("{" + key + "}", quote(value))
     return base_link
+
+
+def site_timezone(name: str) -> tzinfo:
+    """The time zone a site builds in, by its IANA name (``Asia/Tokyo``, ``UTC``)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        message = f"unknown time zone {name!r}; use an IANA name such as Asia/Tokyo"
+        raise ValueError(message) from None
 
 
 # --- choosing what goes in ------------------------------------------------------------
@@ -342,6 +369,7 @@ def build_feed(
     base_link: str | None = None,
     title: str | None = None,
     self_link: str | None = None,
+    timezone: tzinfo | None = None,
 ) -> Feed:
     """Select entries from ``archive`` and describe the feed.
 
@@ -354,20 +382,19 @@ def build_feed(
     limit = limit or None
     keys = resolve_groups(archive, groups)
     group_rows = _group_rows(archive)
+    site = _SiteLinks(base_link, timezone) if base_link is not None else None
     with archive_errors(archive.path):
         if threads:
             thread_ids = None
             if query is not None:
                 ids = _matching_message_ids(archive, query, keys, None)
                 thread_ids = _threads_of(archive, ids, keys)
-            entries = _thread_entries(
-                archive, keys, thread_ids, since, limit, base_link, group_rows
-            )
+            entries = _thread_entries(archive, keys, thread_ids, since, limit, site, group_rows)
         else:
             ids = None
             if query is not None:
                 ids = _matching_message_ids(archive, query, keys, since)
-            entries = _message_entries(archive, keys, ids, since, limit, base_link, group_rows)
+            entries = _message_entries(archive, keys, ids, since, limit, site, group_rows)
 
     labels = [_group_label(group_rows.get(key), key) for key in keys]
     default_title = ", ".join(labels) if labels else "listarchive"
@@ -429,7 +456,7 @@ def _message_entries(
     message_ids: list[int] | None,
     since: datetime | None,
     limit: int | None,
-    base_link: str | None,
+    site: _SiteLinks | None,
     group_rows: dict[str, dict[str, Any]],
 ) -> list[FeedEntry]:
     present = "p.message_id = m.id AND p.missing_since IS NULL"
@@ -478,8 +505,8 @@ def _message_entries(
     for message in messages:
         first = postings[message["id"]][0]
         shown = _link_posting(postings[message["id"]], keys)
-        if base_link is not None:
-            link = base_link_url(base_link, _export_name(threads[shown["thread_id"]]))
+        if site is not None:
+            link = site.link(threads[shown["thread_id"]])
         else:
             link = shown["url"]
         posted = parse_utc(message["posted_at"])
@@ -534,16 +561,24 @@ def _thread_rows(archive: Archive, thread_ids: Iterable[int]) -> dict[int, dict[
     return {row["id"]: row for row in rows}
 
 
-def _export_name(thread: dict[str, Any]) -> str:
-    """The file name ``listarchive export`` gives the thread.
+@dataclass(frozen=True)
+class _SiteLinks:
+    base_link: str
+    timezone: tzinfo | None
 
-    Only when two threads start on the same day with the same subject does the
-    export lengthen a name, and then by the order it met them in; the feed cannot
-    know that order and links to the plain name.
-    """
-    from archive.export import export_filename
+    def link(self, thread: dict[str, Any]) -> str:
+        """The page a static site builds from the thread's export.
 
-    return export_filename(thread, set())
+        Only when two threads start on the same day with the same subject does the
+        export lengthen a name, and then by the order it met them in; the feed cannot
+        know that order and links to the plain name.
+        """
+        from archive.export import export_filename, thread_start
+
+        name = export_filename(thread, set())
+        return base_link_url(
+            self.base_link, name, started=thread_start(thread), timezone=self.timezone
+        )
 
 
 def _thread_entries(
@@ -552,7 +587,7 @@ def _thread_entries(
     thread_ids: list[int] | None,
     since: datetime | None,
     limit: int | None,
-    base_link: str | None,
+    site: _SiteLinks | None,
     group_rows: dict[str, dict[str, Any]],
 ) -> list[FeedEntry]:
     where = []
@@ -596,8 +631,8 @@ def _thread_entries(
     for thread in threads:
         shown = messages[thread["id"]]
         opening = shown[0]
-        if base_link is not None:
-            link = base_link_url(base_link, _export_name({**thread, "messages": shown}))
+        if site is not None:
+            link = site.link({**thread, "messages": shown})
         else:
             link = thread["url"]
         entries.append(

@@ -24,6 +24,7 @@ from archive.feed import (
     message_html,
     render_atom,
     sanitize_html,
+    site_timezone,
     strip_html_footer,
     xml_text,
 )
@@ -573,6 +574,31 @@ def test_base_link_url_forms():
     assert base_link_url("https://example.org/t/{stem}", "2024-03-01-café ?#.md") == (
         "https://example.org/t/2024-03-01-caf%C3%A9%20%3F%23"
     )
+
+
+def test_base_link_dates_follow_the_sites_time_zone():
+    name = "2024-03-01-go-1-22-1-is-released.md"
+    late = datetime(2024, 3, 1, 23, 30, tzinfo=UTC)  # already March 2nd in Tokyo
+    dated = "https://example.org/{year}/{month}/{day}/{slug}.html"
+    assert base_link_url(dated, name, started=late, timezone=site_timezone("Asia/Tokyo")) == (
+        "https://example.org/2024/03/02/go-1-22-1-is-released.html"
+    )
+    assert base_link_url(dated, name, started=late, timezone=site_timezone("UTC")) == (
+        "https://example.org/2024/03/01/go-1-22-1-is-released.html"
+    )
+    early = datetime(2024, 3, 1, 2, 0, tzinfo=UTC)  # still February 29th in New York
+    assert base_link_url(
+        dated, name, started=early, timezone=site_timezone("America/New_York")
+    ) == "https://example.org/2024/02/29/go-1-22-1-is-released.html"
+    # A link without dates does not move.
+    assert base_link_url("https://example.org/t/{stem}/", name, started=late,
+                         timezone=site_timezone("Asia/Tokyo")) == (
+        "https://example.org/t/2024-03-01-go-1-22-1-is-released/"
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        site_timezone("Mars/Olympus")
+    result = CliRunner().invoke(cli, ["feed", "--timezone", "Mars/Olympus", "--db", "x.db"])
+    assert result.exit_code == 2 and "unknown time zone" in result.stderr
 
 
 def test_base_link_points_at_the_file_the_export_writes(announce: Archive, tmp_path: Path):
