@@ -60,6 +60,14 @@ class ConsentRequired(AccessDenied):
     """Google served its cookie-consent page instead of the content."""
 
 
+class ResponseTooLarge(FetchError):
+    """The reply was bigger than the fetcher's limit once decompressed (a gzip bomb)."""
+
+
+class DeadlineExceeded(NetworkError):
+    """The reply took longer than the fetcher's overall limit per request to arrive."""
+
+
 class NotFound(FetchError):
     exit_code = EXIT_NOT_FOUND
 

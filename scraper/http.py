@@ -17,7 +17,8 @@ import logging
 import os
 import random
 import time
-from collections.abc import Callable
+import zlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from urllib.parse import urlencode, urljoin, urlsplit
@@ -28,16 +29,25 @@ from tenacity import RetryCallState, Retrying, retry_if_exception, stop_after_at
 from scraper.errors import (
     AccessDenied,
     ConsentRequired,
+    DeadlineExceeded,
     FetchError,
     ListarchiveError,
     NetworkError,
     NotFound,
     RateLimited,
+    ResponseTooLarge,
     SignInRequired,
 )
 from scraper.models import CANONICAL_ORIGIN
 
-__all__ = ["Fetcher", "Page", "USER_AGENT", "DEFAULT_BASE_URL"]
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "DEFAULT_DEADLINE",
+    "DEFAULT_MAX_BODY_BYTES",
+    "Fetcher",
+    "Page",
+    "USER_AGENT",
+]
 
 log = logging.getLogger("listarchive")
 
@@ -47,6 +57,16 @@ USER_AGENT = "listarchive/{version} (+https://github.com/listarchive/listarchive
 MAX_REDIRECTS = 5
 BACKOFF_INITIAL = 1.0  # seconds before the first retry when the server gave no Retry-After
 BACKOFF_MAX = 60.0
+# Limits on what one server reply may cost. A big group page is about 1 MB and a
+# 100-message thread a few MB: 50 MB (after decompression) is far beyond any real page.
+DEFAULT_MAX_BODY_BYTES = 50 * 1024 * 1024
+# Seconds one request may take from its start to its last byte, however the server
+# paces its bytes (the per-read timeout alone lets a byte every few seconds through).
+DEFAULT_DEADLINE = 60.0
+# Encodings we decompress ourselves, a bounded step at a time (see _Body).
+_ACCEPT_ENCODING = "gzip, deflate"
+_DECODE_STEP = 256 * 1024
+_MIN_SOCKET_TIMEOUT = 0.001  # 0 would make a socket non-blocking, not "time is up"
 
 _CANONICAL_HOST = urlsplit(CANONICAL_ORIGIN).hostname
 _PERMISSION_TEXT = b"You don't have permission to access this content"
@@ -97,11 +117,17 @@ class Fetcher:
         max_retry_after: float = 120.0,
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        deadline: float = DEFAULT_DEADLINE,
     ) -> None:
         if delay < 0:
             raise ValueError("delay must be >= 0")
         if max_attempts < 1:
             raise ValueError("max_attempts must be >= 1")
+        if max_body_bytes < 1:
+            raise ValueError("max_body_bytes must be >= 1")
+        if not deadline > 0:
+            raise ValueError("deadline must be > 0")
         self.base_url = (
             base_url or os.environ.get("LISTARCHIVE_BASE_URL") or DEFAULT_BASE_URL
         ).rstrip("/")
@@ -119,6 +145,12 @@ class Fetcher:
         self._last_start: float | None = None
         self._random = random.Random()
         self.requests_made = 0
+        self.max_body_bytes = max_body_bytes
+        self.deadline = deadline
+        self.timeout = timeout
+        # When the request being sent must be done by (time.monotonic()); None between
+        # requests. Socket reads and writes never wait past it (see _DeadlineBackend).
+        self._deadline_at: float | None = None
 
         cookies = httpx.Cookies()
         # SOCS=CAI records a "reject all" consent choice, so EU-routed requests
@@ -132,11 +164,13 @@ class Fetcher:
             headers={
                 "User-Agent": USER_AGENT.format(version=_version()),
                 "Accept-Language": "en",
+                "Accept-Encoding": _ACCEPT_ENCODING,
             },
             cookies=cookies,
             timeout=httpx.Timeout(timeout),
             follow_redirects=False,
         )
+        _bound_by_deadline(self._client, lambda: self._deadline_at)
 
     # -- public API --------------------------------------------------------
 
@@ -180,9 +214,9 @@ class Fetcher:
         redirects_left = MAX_REDIRECTS
         while True:
             canonical = CANONICAL_ORIGIN + path + _query(params, path)
-            response = self._send_with_retries(method, path, params, data, canonical)
+            response, content = self._send_with_retries(method, path, params, data, canonical)
             if not response.is_redirect:
-                return self._classify(response, canonical)
+                return self._classify(response, content, canonical)
             path = self._follow(response, canonical)
             if redirects_left == 0:
                 raise FetchError(f"too many redirects fetching {canonical}", url=canonical)
@@ -194,7 +228,7 @@ class Fetcher:
 
     def _send_with_retries(
         self, method: str, path: str, params: dict | None, data: dict | None, canonical: str
-    ) -> httpx.Response:
+    ) -> tuple[httpx.Response, bytes]:
         retrying = Retrying(
             stop=stop_after_attempt(self.max_attempts),
             retry=retry_if_exception(_is_retryable),
@@ -227,7 +261,8 @@ class Fetcher:
 
     def _send_once(
         self, method: str, path: str, params: dict | None, data: dict | None, canonical: str
-    ) -> httpx.Response:
+    ) -> tuple[httpx.Response, bytes]:
+        """One attempt: the response (its body read, within the limits) and its body."""
         self._throttle()
         self.requests_made += 1
         headers = {}
@@ -236,16 +271,60 @@ class Fetcher:
                 "Content-Type": "application/x-www-form-urlencoded;charset=UTF-8",
                 "X-Same-Domain": "1",
             }
-        response = self._client.request(
-            method,
-            self.base_url + path,
-            params=params,
-            data=data,
-            headers=headers,
+        request = self._client.build_request(
+            method, self.base_url + path, params=params, data=data, headers=headers
         )
-        if response.status_code == 429 or response.status_code >= 500:
-            raise _Retryable(response.status_code, canonical, _retry_after(response))
-        return response
+        self._deadline_at = time.monotonic() + self.deadline
+        try:
+            response = self._client.send(request, stream=True)
+            try:
+                if response.status_code == 429 or response.status_code >= 500:
+                    raise _Retryable(response.status_code, canonical, _retry_after(response))
+                return response, self._read_body(response, canonical)
+            finally:
+                response.close()
+        except httpx.TimeoutException:
+            if self._past_deadline():
+                raise self._deadline_error(canonical) from None
+            raise
+        finally:
+            self._deadline_at = None
+
+    def _read_body(self, response: httpx.Response, canonical: str) -> bytes:
+        """The decompressed body, refused once it passes ``max_body_bytes`` or the deadline."""
+        limit = self.max_body_bytes
+        declared = response.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > limit:
+            raise self._too_large(canonical, f"it announced {int(declared):,} bytes")
+        body = _Body(response.headers.get("content-encoding", ""), limit, canonical)
+        for raw in response.iter_raw():
+            body.feed(raw)
+            if body.size > limit:
+                raise self._too_large(canonical, "it was still sending")
+            if self._past_deadline():
+                raise self._deadline_error(canonical)
+        body.finish()
+        if body.size > limit:
+            raise self._too_large(canonical, "it was still sending")
+        return body.content()
+
+    def _past_deadline(self) -> bool:
+        return self._deadline_at is not None and time.monotonic() >= self._deadline_at
+
+    def _deadline_error(self, canonical: str) -> DeadlineExceeded:
+        return DeadlineExceeded(
+            f"gave up on {canonical}: the server took more than {self.deadline:g} s to send "
+            f"its reply (a stalled or deliberately slow server)",
+            url=canonical,
+        )
+
+    def _too_large(self, canonical: str, how: str) -> ResponseTooLarge:
+        return ResponseTooLarge(
+            f"refused the reply from {canonical}: it is larger than "
+            f"{_megabytes(self.max_body_bytes)} once decompressed ({how}); no Google Groups "
+            f"page is that big",
+            url=canonical,
+        )
 
     def _throttle(self) -> None:
         if self._last_start is not None and self.delay > 0:
@@ -304,9 +383,8 @@ class Fetcher:
         log.debug("following redirect from %s to %s", canonical, target)
         return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
 
-    def _classify(self, response: httpx.Response, canonical: str) -> Page:
+    def _classify(self, response: httpx.Response, content: bytes, canonical: str) -> Page:
         status = response.status_code
-        content = response.content
         if status == 404 or status == 410:
             raise NotFound(f"not found: {canonical} (HTTP {status})", url=canonical)
         if status == 403:
@@ -333,6 +411,164 @@ class Fetcher:
             content=content,
             headers={k.lower(): v for k, v in response.headers.items()},
         )
+
+
+class _Body:
+    """A reply body decompressed a bounded step at a time, so a gzip bomb costs at most
+    ``limit`` plus one step of memory before it is refused (``size`` passes ``limit``).
+
+    httpx would decompress a whole network read at once, and a 64 KB read of zeros
+    inflates to 64 MB; hence our own ``Accept-Encoding`` and this decoder.
+    """
+
+    def __init__(self, encoding: str, limit: int, canonical: str) -> None:
+        codings = [c.strip().lower() for c in encoding.split(",") if c.strip()]
+        codings = [c for c in codings if c != "identity"]
+        if len(codings) > 1 or (codings and codings[0] not in ("gzip", "x-gzip", "deflate")):
+            raise FetchError(
+                f"the reply from {canonical} came with Content-Encoding {encoding!r}, which "
+                f"was not asked for ({_ACCEPT_ENCODING})",
+                url=canonical,
+            )
+        self._coding = codings[0] if codings else None
+        self._limit = limit
+        self._canonical = canonical
+        self._decoder = self._new_decoder()
+        self._first = True
+        self._parts: list[bytes] = []
+        self.size = 0
+
+    def _new_decoder(self):
+        if self._coding in ("gzip", "x-gzip"):
+            return zlib.decompressobj(16 + zlib.MAX_WBITS)
+        if self._coding == "deflate":
+            return zlib.decompressobj()
+        return None
+
+    def feed(self, raw: bytes) -> None:
+        if self._decoder is None:
+            self._keep(raw)
+            return
+        try:
+            for piece in self._inflate(raw):
+                self._keep(piece)
+                if self.size > self._limit:
+                    return
+        except zlib.error as err:
+            raise FetchError(
+                f"the reply from {self._canonical} could not be decompressed "
+                f"({self._coding}: {err})",
+                url=self._canonical,
+            ) from None
+
+    def _inflate(self, data: bytes) -> Iterator[bytes]:
+        try:
+            yield self._decoder.decompress(data, _DECODE_STEP)
+        except zlib.error:
+            # "deflate" is meant to be zlib-wrapped; some servers send it raw.
+            if not (self._coding == "deflate" and self._first):
+                raise
+            self._decoder = zlib.decompressobj(-zlib.MAX_WBITS)
+            yield self._decoder.decompress(data, _DECODE_STEP)
+        self._first = False
+        while self._decoder.unconsumed_tail:
+            yield self._decoder.decompress(self._decoder.unconsumed_tail, _DECODE_STEP)
+
+    def finish(self) -> None:
+        if self._decoder is not None:
+            try:
+                self._keep(self._decoder.flush(_DECODE_STEP))
+            except zlib.error:
+                pass  # a cut-off stream: what arrived is judged by the parsers
+
+    def _keep(self, piece: bytes) -> None:
+        if piece:
+            self._parts.append(piece)
+            self.size += len(piece)
+
+    def content(self) -> bytes:
+        return b"".join(self._parts)
+
+
+def _bounded_timeout(timeout: float | None, deadline_at: float | None) -> float | None:
+    """``timeout``, cut to what is left before ``deadline_at`` (time.monotonic())."""
+    if deadline_at is None:
+        return timeout
+    remaining = max(deadline_at - time.monotonic(), _MIN_SOCKET_TIMEOUT)
+    return remaining if timeout is None else min(timeout, remaining)
+
+
+class _DeadlineStream:
+    """A network stream whose reads and writes never wait past the request's deadline."""
+
+    def __init__(self, inner, deadline_at: Callable[[], float | None]) -> None:
+        self._inner = inner
+        self._deadline_at = deadline_at
+
+    def _bound(self, timeout: float | None) -> float | None:
+        return _bounded_timeout(timeout, self._deadline_at())
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, self._bound(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, self._bound(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context, server_hostname=None, timeout=None):
+        inner = self._inner.start_tls(ssl_context, server_hostname, self._bound(timeout))
+        return _DeadlineStream(inner, self._deadline_at)
+
+    def get_extra_info(self, info: str):
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend:
+    """Wraps httpx's network backend so every socket wait is cut at the deadline.
+
+    A server that sends a byte just before each read timeout would otherwise hold a
+    request for ever: timeouts bound each wait, not their sum.
+    """
+
+    def __init__(self, inner, deadline_at: Callable[[], float | None]) -> None:
+        self._inner = inner
+        self._deadline_at = deadline_at
+
+    def _bound(self, timeout: float | None) -> float | None:
+        return _bounded_timeout(timeout, self._deadline_at())
+
+    def connect_tcp(self, host, port, timeout=None, local_address=None, socket_options=None):
+        stream = self._inner.connect_tcp(
+            host, port, self._bound(timeout), local_address, socket_options
+        )
+        return _DeadlineStream(stream, self._deadline_at)
+
+    def connect_unix_socket(self, path, timeout=None, socket_options=None):
+        stream = self._inner.connect_unix_socket(path, self._bound(timeout), socket_options)
+        return _DeadlineStream(stream, self._deadline_at)
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _bound_by_deadline(client: httpx.Client, deadline_at: Callable[[], float | None]) -> None:
+    """Put :class:`_DeadlineBackend` under ``client``'s connection pool.
+
+    httpx has no public hook for this. Should its internals move, only the precision of
+    the deadline suffers: :meth:`Fetcher._read_body` still checks it between reads.
+    """
+    pool = getattr(getattr(client, "_transport", None), "_pool", None)
+    inner = getattr(pool, "_network_backend", None)
+    if inner is None:
+        log.debug("cannot bound socket waits by the request deadline with this httpx")
+        return
+    pool._network_backend = _DeadlineBackend(inner, deadline_at)
+
+
+def _megabytes(size: int) -> str:
+    return f"{size / 1024 / 1024:g} MB" if size >= 1024 * 1024 else f"{size:,} bytes"
 
 
 def _is_retryable(err: BaseException) -> bool:
