@@ -652,6 +652,9 @@ def _walk_group(
             progress.group_started(target, group)
         exact = page.source == "json"
         for topic in page.topics:
+            # Before any skip: a list that repeats itself must not outlast Ctrl-C.
+            if stop_event.is_set():
+                raise Interrupted("interrupted")
             activity = topic.last_activity_at if exact else None
             if activity is not None:
                 activity = _whole_seconds(activity)
@@ -661,8 +664,6 @@ def _walk_group(
                 # after an HTML-only group page (then this row has the exact time).
                 continue
             seen.add(topic.id)
-            if stop_event.is_set():
-                raise Interrupted("interrupted")
             result.topics_seen += 1
             state = archive.thread_state(ref.key, topic.id)
             if topic_unchanged(topic, state, exact_times=exact):

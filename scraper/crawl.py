@@ -24,13 +24,15 @@ from scraper.errors import LayoutChanged, RpcError
 from scraper.http import Fetcher, Page
 from scraper.models import Group, GroupRef, PageTokens, Thread, ThreadRef, Topic, TopicPage
 
-__all__ = ["Crawler", "BATCHEXECUTE_PATH", "TOPIC_LIST_RPC", "PAGE_SIZE"]
+__all__ = ["Crawler", "BATCHEXECUTE_PATH", "TOPIC_LIST_RPC", "PAGE_SIZE", "topic_pages_allowed"]
 
 log = logging.getLogger("listarchive")
 
 BATCHEXECUTE_PATH = "/_/GroupsFrontendUi/data/batchexecute"
 TOPIC_LIST_RPC = "Dq0xse"
 PAGE_SIZE = 30
+# A layout report is for reading the page's shape; the first megabytes show it.
+REPORT_MAX_BYTES = 5 * 1024 * 1024
 
 T = TypeVar("T")
 
@@ -69,6 +71,7 @@ class Crawler:
                 ref.url,
             )
         seen_tokens: set[str] = set()
+        pages, total = 1, group.total_topics
         while restart or (token and topics):
             if token in seen_tokens:
                 raise LayoutChanged(
@@ -78,6 +81,8 @@ class Crawler:
                 )
             if token:
                 seen_tokens.add(token)
+            pages += 1
+            _refuse_endless_list(ref, pages, total)
             try:
                 page = self._fetch_rpc_page(ref, group, tokens, token)
             except RpcError as err:
@@ -89,6 +94,7 @@ class Crawler:
                     f"list the topics from the start ({err})",
                 ) from err
             restart = False
+            total = max(total or 0, page.group.total_topics or 0) or None
             token, topics = page.next_token, page.topics
             if topics:
                 yield page
@@ -174,6 +180,30 @@ class Crawler:
         )
 
 
+def topic_pages_allowed(total: int | None) -> int | None:
+    """How many topic-list pages a group of ``total`` topics may take (None: no bound).
+
+    Its topics' worth of pages, plus a margin for topics posted while we page (each
+    pushes a row onto the next page) and for the RPC restarting after an HTML-only
+    group page.
+    """
+    if total is None:
+        return None
+    pages = -(-total // PAGE_SIZE) + 1
+    return pages + max(2, pages // 10)
+
+
+def _refuse_endless_list(ref: GroupRef, pages: int, total: int | None) -> None:
+    """Stop a topic list whose continuation tokens never end before it costs more."""
+    allowed = topic_pages_allowed(total)
+    if allowed is not None and pages > allowed:
+        raise LayoutChanged(
+            f"the topic list of {ref.url} goes on past {allowed} pages, more than its "
+            f"{total} topics fill; stopping rather than paging for ever",
+            url=ref.url,
+        )
+
+
 def _has_more(page: TopicPage) -> bool:
     """Whether the list goes on past ``page``, judging by the group's topic count."""
     total = page.group.total_topics
@@ -183,7 +213,10 @@ def _has_more(page: TopicPage) -> bool:
 
 
 def save_page_for_report(page: Page, report_dir: str | Path | None = None) -> Path:
-    """Write the page's bytes to ``listarchive-layout-<timestamp>-<slug>.html``."""
+    """Write the page's bytes to ``listarchive-layout-<timestamp>-<slug>.html``.
+
+    At most :data:`REPORT_MAX_BYTES` of them, then a note saying the page was cut.
+    """
     directory = Path(
         report_dir or os.environ.get("LISTARCHIVE_REPORT_DIR") or tempfile.gettempdir()
     )
@@ -194,11 +227,20 @@ def save_page_for_report(page: Page, report_dir: str | Path | None = None) -> Pa
         path = directory / (f"{stem}.html" if n == 1 else f"{stem}-{n}.html")
         try:
             with open(path, "xb") as out:
-                out.write(page.content)
+                out.write(page.content[:REPORT_MAX_BYTES])
+                if len(page.content) > REPORT_MAX_BYTES:
+                    out.write(_report_cut_note(len(page.content)))
             return path
         except FileExistsError:
             continue
     raise FileExistsError(f"too many reports named {stem} in {directory}")
+
+
+def _report_cut_note(size: int) -> bytes:
+    return (
+        f"\n<!-- listarchive: page cut here for the report: the first {REPORT_MAX_BYTES:,} "
+        f"of its {size:,} bytes are kept -->\n"
+    ).encode()
 
 
 def _slug(url: str) -> str:
