@@ -27,6 +27,14 @@ is how many requests it changes before it switches itself off (None: forever).
                    and jsname attributes unchanged
 ``"rpc_error"``    batchexecute answers ``["wrb.fr", rpc, null, null, null,
                    [code], tag]`` (``code=`` default 3)
+``"gzip_bomb"``    200 ``Content-Encoding: gzip`` whose body inflates to ``size=``
+                   bytes (default 1 GiB) of an HTML page padded with spaces
+``"drip"``         the normal reply, its body sent one byte every ``interval=``
+                   seconds (default 2)
+``"endless_tokens"`` every topic-list (``Dq0xse``) reply carries a next token, so
+                   the list never ends: a fresh one each time, or with
+                   ``repeat=True`` always the same one; such a token asks for the
+                   first page again
 =================  ===========================================================
 
 How faults combine: the first matching *terminal* fault (a status, reset, redirect or
@@ -39,6 +47,8 @@ never faulted, so a client can always follow the private-group redirect.
 
 from __future__ import annotations
 
+import functools
+import json
 import re
 import selectors
 import socket
@@ -46,6 +56,7 @@ import struct
 import sys
 import threading
 import traceback
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date
@@ -85,9 +96,13 @@ FAULT_PARAMS: dict[str, frozenset[str]] = {
     "no_json": frozenset(),
     "renamed": frozenset(),
     "rpc_error": frozenset({"code"}),
+    "gzip_bomb": frozenset({"size"}),
+    "drip": frozenset({"interval"}),
+    "endless_tokens": frozenset({"repeat"}),
 }
 DELAYS = {"slow", "latency"}
-MODIFIERS = {"no_json", "renamed", "truncate", "rpc_error"}
+MODIFIERS = {"no_json", "renamed", "truncate", "rpc_error", "drip", "endless_tokens"}
+ENDLESS_TOKEN_PREFIX = "endless-"
 REASONS = {429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway",
            503: "Service Unavailable"}
 
@@ -135,7 +150,7 @@ class Fault:
             return not (self.params.get("respect_socs", True) and "SOCS" in cookies)
         if self.kind in ("no_json", "renamed"):
             return method == "GET" and GROUP_PATH.match(path) is not None
-        if self.kind == "rpc_error":
+        if self.kind in ("rpc_error", "endless_tokens"):
             return method == "POST" and BATCH_PATH.match(path) is not None
         return True
 
@@ -146,6 +161,8 @@ class _Plan:
     terminal: Fault | None = None
     modifiers: set[str] = field(default_factory=set)
     rpc_error: int | None = None
+    drip_interval: float | None = None
+    endless_repeat: bool = False
 
 
 class Simulator:
@@ -168,6 +185,7 @@ class Simulator:
         self._lock = threading.Lock()
         self._requests: list[RequestRecord] = []
         self._faults: list[Fault] = []
+        self._endless_tokens_given = 0
         self._stopping = threading.Event()
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
@@ -301,6 +319,10 @@ class Simulator:
                     plan.modifiers.add(fault.kind)
                     if fault.kind == "rpc_error":
                         plan.rpc_error = int(fault.params.get("code", INVALID_ARGUMENT))
+                    if fault.kind == "drip":
+                        plan.drip_interval = float(fault.params.get("interval", 2.0))
+                    if fault.kind == "endless_tokens":
+                        plan.endless_repeat = bool(fault.params.get("repeat", False))
                     fault.hits += 1
         return plan
 
@@ -332,7 +354,15 @@ class Simulator:
             )
         if kind == "consent_page":
             return html_response(200, render.consent_page(full_url))
+        if kind == "gzip_bomb":
+            body = gzip_bomb(int(fault.params.get("size", 2**30)))
+            return Response(200, body, headers=(("Content-Encoding", "gzip"),))
         raise AssertionError(kind)
+
+    def _endless_token(self, repeat: bool) -> str:
+        with self._lock:
+            self._endless_tokens_given += 1
+            return ENDLESS_TOKEN_PREFIX + ("again" if repeat else str(self._endless_tokens_given))
 
 
 class _Server(ThreadingHTTPServer):
@@ -414,6 +444,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._reset()
                 return
         else:
+            if "endless_tokens" in plan.modifiers:
+                form = _first_page_for_endless_token(form)
             try:
                 response = sim.site.respond(
                     method,
@@ -429,10 +461,12 @@ class _Handler(BaseHTTPRequestHandler):
                 sim.errors.append(err)
                 traceback.print_exc()
                 response = html_response(500, render.error_page(500, "Internal Server Error"))
+            if "endless_tokens" in plan.modifiers:
+                response = _with_next_token(response, sim._endless_token(plan.endless_repeat))
         record.status = response.status
-        self._send(response, truncate="truncate" in plan.modifiers)
+        self._send(response, truncate="truncate" in plan.modifiers, drip=plan.drip_interval)
 
-    def _send(self, response: Response, *, truncate: bool) -> None:
+    def _send(self, response: Response, *, truncate: bool, drip: float | None = None) -> None:
         self.send_response(response.status)
         self.send_header("Content-Type", response.content_type)
         self.send_header("Content-Length", str(len(response.body)))
@@ -444,6 +478,13 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(response.body[: len(response.body) // 2])
             self.wfile.flush()
             self.close_connection = True
+        elif drip is not None:
+            self.close_connection = True
+            for index in range(len(response.body)):
+                self.wfile.write(response.body[index : index + 1])
+                self.wfile.flush()
+                if self.server.simulator._stopping.wait(drip):
+                    return
         else:
             self.wfile.write(response.body)
 
@@ -455,3 +496,52 @@ class _Handler(BaseHTTPRequestHandler):
         except OSError:
             pass
         self.connection.close()
+
+
+@functools.lru_cache(maxsize=4)
+def gzip_bomb(size: int) -> bytes:
+    """A gzip stream of a small HTML page padded with spaces to ``size`` bytes (about
+    ``size / 1000`` bytes compressed)."""
+    head = b"<!DOCTYPE html><html><head><title>bomb</title></head><body>"
+    tail = b"</body></html>\n"
+    pad = max(size - len(head) - len(tail), 0)
+    squeeze = zlib.compressobj(9, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    parts = [squeeze.compress(head)]
+    block = b" " * (1 << 20)
+    for _ in range(pad >> 20):
+        parts.append(squeeze.compress(block))
+    parts.append(squeeze.compress(b" " * (pad & ((1 << 20) - 1)) + tail))
+    parts.append(squeeze.flush())
+    return b"".join(parts)
+
+
+def _first_page_for_endless_token(form: dict[str, str]) -> dict[str, str]:
+    """A topic-list request carrying a token made up by ``endless_tokens``, as a request
+    for the first page (anything else unchanged)."""
+    try:
+        calls = json.loads(form["f.req"])
+        arguments = json.loads(calls[0][0][1])
+        token = arguments[2]
+    except (KeyError, ValueError, TypeError, IndexError):
+        return form
+    if not (isinstance(token, str) and token.startswith(ENDLESS_TOKEN_PREFIX)):
+        return form
+    arguments[2] = None
+    calls[0][0][1] = json.dumps(arguments)
+    return {**form, "f.req": json.dumps(calls)}
+
+
+def _with_next_token(response: Response, token: str) -> Response:
+    """A topic-list reply whose payload's next token (``[3]``) is ``token``."""
+    text = response.body.decode("utf-8")
+    if response.status != 200 or not text.startswith(")]}'"):
+        return response
+    entries = json.loads(text[len(")]}'") :])
+    for entry in entries:
+        if entry[:2] == ["wrb.fr", render.LIST_RPC] and isinstance(entry[2], str):
+            payload = json.loads(entry[2])
+            payload[3:4] = [token]
+            entry[2] = json.dumps(payload, ensure_ascii=False, separators=(",", ":"))
+    body = ")]}'\n\n" + json.dumps(entries, ensure_ascii=False, separators=(",", ":")) + "\n"
+    return Response(response.status, body.encode("utf-8"), response.content_type,
+                    response.headers)
