@@ -7,16 +7,25 @@ which tests call directly.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 
 import click
 
 from archive import __version__
-from scraper.errors import ListarchiveError
+from scraper.errors import EXIT_ERROR, ListarchiveError
+
+# Options take at most this many items or seconds' worth: beyond it is a typo, and
+# SQLite cannot take an integer past 2**63 at all.
+MAX_COUNT = 10**9
 
 
 class ListarchiveGroup(click.Group):
-    """Turns any :class:`ListarchiveError` into a one-line message and its exit code."""
+    """Turns any :class:`ListarchiveError` into a one-line message and its exit code.
+
+    Anything else that escapes a command is a bug: one line too, exit 1, and the
+    traceback only with ``LISTARCHIVE_DEBUG=1``.
+    """
 
     def invoke(self, ctx: click.Context):
         try:
@@ -24,55 +33,150 @@ class ListarchiveGroup(click.Group):
         except ListarchiveError as err:
             click.echo(f"Error: {err}", err=True)
             sys.exit(err.exit_code)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as err:
+            if os.environ.get("LISTARCHIVE_DEBUG"):
+                raise
+            text = " ".join(str(err).split())[:300]
+            click.echo(
+                f"Error: unexpected {type(err).__name__}: {text} (a bug in listarchive; "
+                "run again with LISTARCHIVE_DEBUG=1 for the details to report)",
+                err=True,
+            )
+            sys.exit(EXIT_ERROR)
+
+    def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        super().format_epilog(ctx, formatter)
+        if ctx.parent is None:
+            from archive.config import describe_archive
+
+            # Written unwrapped: a path cut at a hyphen cannot be copied.
+            formatter.write_paragraph()
+            formatter.write(f"Archive: {describe_archive()}\n")
+
+
+class ArgumentCommand(click.Command):
+    """A command whose argument may start with ``-``: an unknown option says how to pass it."""
+
+    def __init__(self, *args, dash_hint: str, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.dash_hint = dash_hint
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        given = list(args)  # parsing consumes the list
+        try:
+            return super().parse_args(ctx, args)
+        except click.NoSuchOption as err:
+            # "-draft" reaches click as the short option "-d": name the whole word.
+            word = next(
+                (a for a in given if a.startswith(err.option_name) and not a.startswith("--")),
+                err.option_name,
+            )
+            words = " ".join(a for a in given if not a.startswith("--"))
+            hint = self.dash_hint.format(option=word, words=shlex.quote(words))
+            raise click.UsageError(f"No such option: {word}. {hint}", ctx) from None
+
+
+class Seconds(click.ParamType):
+    """Seconds between requests: finite, from 0 to a day (``inf`` or ``nan`` is a typo)."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx):
+        from archive.config import check_delay
+
+        try:
+            return check_delay(float(value))
+        except ValueError as err:
+            self.fail(f"{value!r}: {err}" if "must be" in str(err) else f"{value!r} is not a "
+                      "number of seconds", param, ctx)
+
+
+class FileName(click.Path):
+    """A file name: no NUL (the system cannot take one), else as click.Path, whose
+    permission checks are left to the command, which names the real cause."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(readable=False, **kwargs)
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, str) and "\0" in value:
+            self.fail("a file name cannot contain a NUL character", param, ctx)
+        return super().convert(value, param, ctx)
+
+
+COUNT = click.IntRange(min=0, max=MAX_COUNT)
 
 
 def db_option(fn):
-    """``--db PATH``, defaulting to ``$LISTARCHIVE_DB`` or ``./listarchive.db``."""
+    """``--db PATH`` and ``--config FILE``: the command gets ``db_path`` and ``config_file``.
+
+    Both are None when not given; :func:`archive.config.resolve_settings` decides.
+    """
+    fn = click.option(
+        "--config",
+        "config_file",
+        type=FileName(dir_okay=False),
+        metavar="FILE",
+        help="Settings file [default: $LISTARCHIVE_CONFIG, else ./listarchive.toml, else "
+        "~/.config/listarchive/listarchive.toml, if one exists].",
+    )(fn)
     return click.option(
         "--db",
         "db_path",
-        type=click.Path(dir_okay=False),
-        default=lambda: os.environ.get("LISTARCHIVE_DB", "listarchive.db"),
-        show_default="$LISTARCHIVE_DB or ./listarchive.db",
-        help="The archive file.",
+        type=FileName(dir_okay=False),
+        default=None,
+        metavar="PATH",
+        help="The archive file [default: $LISTARCHIVE_DB, else the config file's db, "
+        "else ./listarchive.db].",
     )(fn)
 
 
 def fetch_options(fn):
     """``--base-url``, ``--delay`` and ``--cookies``: how to reach Google Groups.
 
-    The command receives ``base_url``, ``delay`` and ``cookies_file``.
+    The command receives ``base_url``, ``delay`` and ``cookies_file``, None when not given.
     """
     fn = click.option(
         "--cookies",
         "cookies_file",
-        type=click.Path(dir_okay=False),
+        type=FileName(dir_okay=False),
         default=None,
         help="A Netscape cookies.txt (for groups that need a member's login).",
     )(fn)
     fn = click.option(
         "--delay",
-        type=click.FloatRange(min=0),
-        default=1.0,
-        show_default=True,
-        help="Minimum seconds between requests.",
+        type=Seconds(),
+        default=None,
+        help="Minimum seconds between requests [default: the config file's delay, else 1].",
     )(fn)
     fn = click.option(
         "--base-url",
-        envvar="LISTARCHIVE_BASE_URL",
-        default="https://groups.google.com",
-        show_default=True,
+        default=None,
         metavar="URL",
-        help="Where to fetch pages from (a stand-in server for tests); "
-        "env LISTARCHIVE_BASE_URL.",
+        help="Where to fetch pages from (a stand-in server for tests) [default: "
+        "$LISTARCHIVE_BASE_URL, else the config file's base_url, else "
+        "https://groups.google.com].",
     )(fn)
     return fn
 
 
-@click.group(cls=ListarchiveGroup)
+def settings(config_file: str | None, db_path: str | None = None, **fetch):
+    from archive.config import resolve_settings
+
+    return resolve_settings(config_file=config_file, db=db_path, **fetch)
+
+
+@click.group(cls=ListarchiveGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="listarchive")
 def cli() -> None:
     """Keep a local, searchable, exportable archive of public Google Groups.
+
+    Every command reads the same settings: its options, else $LISTARCHIVE_DB and
+    $LISTARCHIVE_BASE_URL, else the configuration file (--config,
+    $LISTARCHIVE_CONFIG, ./listarchive.toml, ~/.config/listarchive/listarchive.toml),
+    else the defaults. The archive in use from here is shown below.
 
     \b
     Example:
@@ -84,29 +188,22 @@ def cli() -> None:
 @cli.command("sync")
 @click.argument("urls", nargs=-1, metavar="[URL]...")
 @db_option
-@click.option(
-    "--config",
-    "config_file",
-    type=click.Path(dir_okay=False),
-    metavar="FILE",
-    help="Groups and options to use [default: $LISTARCHIVE_CONFIG, or ./listarchive.toml "
-    "if it exists].",
-)
 @click.option("--full", is_flag=True, help="Walk every topic page (backfill); still skips "
               "threads that have not changed.")
 @fetch_options
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, and no summary line for "
               "groups that synced fine; errors are still reported.")
-@click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON on stdout.")
+@click.option("--json", "as_json", is_flag=True, help="Print the run's summary as JSON on "
+              "stdout, with the messages each group added and changed.")
 @click.pass_context
 def sync_command(
     ctx: click.Context,
     urls: tuple[str, ...],
-    db_path: str,
+    db_path: str | None,
     config_file: str | None,
     full: bool,
-    base_url: str,
-    delay: float,
+    base_url: str | None,
+    delay: float | None,
     cookies_file: str | None,
     quiet: bool,
     as_json: bool,
@@ -131,17 +228,16 @@ def sync_command(
     Example:
         listarchive sync https://groups.google.com/g/golang-announce
         listarchive sync dev@kubernetes.io --db k8s.db --delay 2
-        listarchive sync --config ~/listarchive.toml --quiet
+        listarchive sync --config ~/listarchive.toml --quiet --json
     """
     import json
     import logging
     import signal
     import threading
 
-    from click.core import ParameterSource
-
-    from archive.config import find_config, load_config
+    from archive.report import describe_changes
     from archive.sync import (
+        SyncTarget,
         TerminalProgress,
         interruptible_sleep,
         sync_groups,
@@ -149,26 +245,14 @@ def sync_command(
     )
     from scraper.http import Fetcher
 
-    config_path = find_config(config_file)
-    config = load_config(config_path) if config_path else None
-
-    def chosen(name: str, value, configured, env: bool = False):
-        source = ctx.get_parameter_source(name)
-        if source == ParameterSource.COMMANDLINE or (env and source == ParameterSource.ENVIRONMENT):
-            return value
-        return configured if configured is not None else value
-
-    if config is not None:
-        db_from_env = os.environ.get("LISTARCHIVE_DB")
-        db_path = chosen("db_path", db_path, None if db_from_env else config.db)
-        base_url = chosen("base_url", base_url, config.base_url, env=True)
-        delay = chosen("delay", delay, config.delay)
-        cookies_file = chosen("cookies_file", cookies_file, config.cookies)
-
+    chosen = settings(
+        config_file, db_path, base_url=base_url, delay=delay, cookies=cookies_file
+    )
+    config = chosen.config
     if urls:
         targets = targets_from_urls(urls)
     elif config is not None and config.groups:
-        targets = list(config.groups)
+        targets = [SyncTarget(g.ref, full=g.full, delay=g.delay) for g in config.groups]
     elif config is not None:
         raise click.UsageError(f"no URL given and no groups listed in {config.path}")
     else:
@@ -199,14 +283,15 @@ def sync_command(
     progress = TerminalProgress(bar=not quiet and sys.stderr.isatty(), summaries=not quiet)
     try:
         with Fetcher(
-            base_url=base_url,
-            delay=delay,
-            cookies_file=cookies_file,
+            base_url=chosen.base_url,
+            delay=chosen.delay,
+            cookies_file=chosen.cookies,
             sleep=interruptible_sleep(stop),
         ) as fetcher:
             summary = sync_groups(
-                db_path, targets, fetcher=fetcher, full=full, progress=progress, stop_event=stop
-            )
+                chosen.db, targets, fetcher=fetcher, full=full, progress=progress,
+                stop_event=stop,
+            )  # fmt: skip
     except KeyboardInterrupt:
         click.echo("Interrupted: every thread saved before now is kept.", err=True)
         ctx.exit(130)
@@ -215,30 +300,38 @@ def sync_command(
         for sig, handler_before in previous.items():
             signal.signal(sig, handler_before)
     if as_json:
-        click.echo(json.dumps(summary.to_dict(), indent=2, ensure_ascii=False))
+        report = describe_changes(chosen.db, summary.to_dict())
+        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
     if summary.interrupted:
         click.echo("Interrupted: every thread saved before now is kept; run sync again to "
                    "carry on.", err=True)
     ctx.exit(summary.exit_code)
 
 
-@cli.command("groups")
+@cli.group("groups", cls=ListarchiveGroup, invoke_without_command=True)
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
-def groups_command(db_path: str, as_json: bool) -> None:
+@click.pass_context
+def groups_command(
+    ctx: click.Context, db_path: str | None, config_file: str | None, as_json: bool
+) -> None:
     """List the archived groups: threads, messages, and when each was last synced.
 
     \b
     Example:
         listarchive groups
         listarchive groups --json | jq '.[].key'
+        listarchive groups remove golang-nuts
     """
     import json
 
     from archive.db import Archive
     from archive.sync import format_groups
 
-    with Archive(db_path, create=False) as archive:
+    if ctx.invoked_subcommand is not None:
+        ctx.obj = (db_path, config_file)
+        return
+    with Archive(settings(config_file, db_path).db, create=False, readonly=True) as archive:
         rows = archive.list_groups()
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -246,15 +339,46 @@ def groups_command(db_path: str, as_json: bool) -> None:
         click.echo(format_groups(rows))
 
 
+@groups_command.command("remove")
+@click.argument("group")
+@db_option
+@click.pass_context
+def groups_remove_command(
+    ctx: click.Context, group: str, db_path: str | None, config_file: str | None
+) -> None:
+    """Forget GROUP: its threads, its postings, and the messages no other group has.
+
+    A message cross-posted to another archived group stays, with that group's
+    posting. Runs stay in the history. Refused (exit 10) while a sync runs.
+
+    \b
+    Example:
+        listarchive groups remove golang-nuts
+        listarchive groups remove https://groups.google.com/g/golang-nuts --db lists.db
+    """
+    from archive.report import remove_group
+
+    outer_db, outer_config = ctx.obj or (None, None)
+    chosen = settings(config_file or outer_config, db_path or outer_db)
+    removed = remove_group(chosen.db, group)
+    click.echo(
+        f"Removed {removed.group}: {removed.threads} threads, {removed.postings} postings, "
+        f"{removed.messages} messages no other group has "
+        f"({removed.postings - removed.messages} kept for other groups)",
+        err=True,
+    )
+
+
 @cli.command("runs")
 @db_option
-@click.option("--limit", "-n", type=click.IntRange(min=1), default=20, show_default=True,
-              help="How many runs to show, most recent first.")
+@click.option("--limit", "-n", type=click.IntRange(min=1, max=MAX_COUNT), default=20,
+              show_default=True, help="How many runs to show, most recent first.")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
-def runs_command(db_path: str, limit: int, as_json: bool) -> None:
+def runs_command(db_path: str | None, config_file: str | None, limit: int, as_json: bool) -> None:
     """List recent sync runs: when, how they ended, what they fetched and stored.
 
     Status is ok, partial (some groups failed), failed, interrupted, or running.
+    A run that was killed shows as interrupted, with the messages it saved.
 
     \b
     Example:
@@ -266,7 +390,7 @@ def runs_command(db_path: str, limit: int, as_json: bool) -> None:
     from archive.db import Archive
     from archive.sync import format_runs
 
-    with Archive(db_path, create=False) as archive:
+    with Archive(settings(config_file, db_path).db, create=False, readonly=True) as archive:
         rows = archive.list_runs(limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
@@ -274,7 +398,39 @@ def runs_command(db_path: str, limit: int, as_json: bool) -> None:
         click.echo(format_runs(rows))
 
 
-@cli.command("search")
+@cli.command("stats")
+@db_option
+@click.option("--top", type=click.IntRange(min=1, max=MAX_COUNT), default=10,
+              show_default=True, help="How many top posters to list.")
+@click.option("--json", "as_json", is_flag=True, help="Print a JSON object instead of tables.")
+def stats_command(db_path: str | None, config_file: str | None, top: int, as_json: bool) -> None:
+    """Summarise the archive: messages per group and month, top posters, first and
+    last dates.
+
+    \b
+    Example:
+        listarchive stats
+        listarchive stats --json | jq '.groups[] | {group, messages, first, last}'
+    """
+    import json
+
+    from archive.db import Archive
+    from archive.report import format_stats
+
+    with Archive(settings(config_file, db_path).db, create=False, readonly=True) as archive:
+        stats = archive.stats(top=top)
+    if as_json:
+        click.echo(json.dumps(stats, indent=2, ensure_ascii=False))
+    else:
+        click.echo(format_stats(stats), nl=False)
+
+
+@cli.command(
+    "search",
+    cls=ArgumentCommand,
+    dash_hint="To exclude a word, quote the whole query: listarchive search {words} "
+    "(or put -- before a query that starts with -).",
+)
 @click.argument("query", nargs=-1)
 @db_option
 @click.option(
@@ -300,10 +456,8 @@ def runs_command(db_path: str, limit: int, as_json: bool) -> None:
     show_default=True,
     help="Best matches first, or newest first.",
 )
-@click.option(
-    "--limit", type=click.IntRange(min=0), default=20, show_default=True, help="0 for no limit."
-)
-@click.option("--offset", type=click.IntRange(min=0), default=0, help="Skip this many results.")
+@click.option("--limit", type=COUNT, default=20, show_default=True, help="0 for no limit.")
+@click.option("--offset", type=COUNT, default=0, help="Skip this many results.")
 @click.option(
     "--exact-rank",
     is_flag=True,
@@ -316,7 +470,8 @@ def runs_command(db_path: str, limit: int, as_json: bool) -> None:
 @click.option("--csv", "output", flag_value="csv", help="CSV with a header row.")
 def search_command(
     query: tuple[str, ...],
-    db_path: str,
+    db_path: str | None,
+    config_file: str | None,
     groups: tuple[str, ...],
     authors: tuple[str, ...],
     since: str | None,
@@ -332,7 +487,8 @@ def search_command(
 
     QUERY words must all match; also "exact phrases", OR, -word or NOT word,
     prefix*, (grouping), from:NAME, subject:WORD, group:NAME, and after:, before:,
-    on: with a date (2024-03-01) or a span ago (7d, 2w, 3m, 1y). Identifiers such
+    on: with a date (2024-03-01) or a span ago (7d, 2w, 3m, 1y); after:last-sync
+    is what the last sync run added. Identifiers such
     as CVE-2024-3177 or v1.30.2 match only exactly. Quote the whole query for the
     shell; put -- before a query that starts with -.
 
@@ -346,7 +502,7 @@ def search_command(
 
     print_results(
         " ".join(query),
-        db_path=db_path,
+        db_path=settings(config_file, db_path).db,
         groups=groups,
         authors=authors,
         since=since,
@@ -364,8 +520,15 @@ def search_command(
 @click.argument("url")
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON document instead of text.")
 @fetch_options
+@click.option("--config", "config_file", type=FileName(dir_okay=False), metavar="FILE",
+              help="Settings file (its base_url, delay and cookies), as for sync.")
 def inspect_command(
-    url: str, as_json: bool, base_url: str, delay: float, cookies_file: str | None
+    url: str,
+    as_json: bool,
+    base_url: str | None,
+    delay: float | None,
+    cookies_file: str | None,
+    config_file: str | None,
 ) -> None:
     """Fetch one group page or thread, show what was parsed; store nothing.
 
@@ -382,7 +545,10 @@ def inspect_command(
 
     from archive.inspect import format_inspection, inspect_url
 
-    result = inspect_url(url, base_url=base_url, delay=delay, cookies_file=cookies_file)
+    chosen = settings(config_file, base_url=base_url, delay=delay, cookies=cookies_file)
+    result = inspect_url(
+        url, base_url=chosen.base_url, delay=chosen.delay, cookies_file=chosen.cookies
+    )
     if as_json:
         click.echo(json.dumps(result, indent=2, ensure_ascii=False))
     else:
@@ -400,14 +566,13 @@ def inspect_command(
 )
 @click.option("--query", metavar="QUERY", help="Only messages matching QUERY (as in search).")
 @click.option("--since", metavar="DATE", help="Posted on or after DATE: 2024-03-01, or 7d, 2w ago.")
-@click.option(
-    "--limit", type=click.IntRange(min=0), default=50, show_default=True, help="0 for no limit."
-)
+@click.option("--limit", type=COUNT, default=50, show_default=True, help="0 for no limit.")
 @click.option("--threads", is_flag=True, help="One entry per thread instead of per message.")
 @click.option(
     "--out",
-    type=click.Path(dir_okay=False),
-    help="Write the feed to FILE (replaced atomically) instead of stdout.",
+    type=FileName(dir_okay=False),
+    help="Write the feed to FILE (replaced atomically; its folder is created) instead of "
+    "stdout.",
 )
 @click.option(
     "--base-link",
@@ -425,7 +590,8 @@ def inspect_command(
 @click.option("--title", help="The feed's title (default: the groups' titles and the query).")
 @click.option("--self-link", metavar="URL", help="Where the feed itself will be published.")
 def feed_command(
-    db_path: str,
+    db_path: str | None,
+    config_file: str | None,
     groups: tuple[str, ...],
     query: str | None,
     since: str | None,
@@ -454,7 +620,7 @@ def feed_command(
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--timezone") from None
     feed = publish_feed(
-        db_path,
+        settings(config_file, db_path).db,
         out=out,
         stdout=None if out else sys.stdout.buffer,
         groups=groups,
@@ -467,41 +633,58 @@ def feed_command(
         title=title,
         self_link=self_link,
     )
+    if not feed.entries:
+        click.echo("The feed has no entries: nothing in the archive matches.", err=True)
     if out:
         click.echo(f"Wrote {len(feed.entries)} entries to {out}", err=True)
 
 
-@cli.command("show")
+@cli.command(
+    "show",
+    cls=ArgumentCommand,
+    dash_hint="A topic id that starts with - goes after --: listarchive show -- {option}",
+)
 @click.argument("thread")
 @db_option
 @click.option(
     "--group", metavar="GROUP", help="The group, when a topic id is archived in several."
 )
-def show_command(thread: str, db_path: str, group: str | None) -> None:
+def show_command(
+    thread: str, db_path: str | None, config_file: str | None, group: str | None
+) -> None:
     """Print an archived thread as text: its subject, then each message.
 
-    THREAD is a topic id or any URL of the thread or of one of its messages.
+    THREAD is whatever search, --json and feed print: a topic id, a URL of the
+    thread or of one of its messages (that message is marked), an id from
+    search --json (message:N, thread:N) or a feed entry id. Put -- before a topic
+    id that starts with -.
 
     \b
     Example:
         listarchive show https://groups.google.com/g/golang-announce/c/KWekwiRSa2I
         listarchive show KWekwiRSa2I | less
+        listarchive show -- -x3KqMrn0aQ
     """
     from archive.db import Archive
-    from archive.export import render_thread_text, resolve_thread
+    from archive.export import render_thread_text, resolve_target
 
-    with Archive(db_path, create=False) as archive:
-        group_key, topic_id = resolve_thread(archive, thread, group=group)
-        click.echo(render_thread_text(archive.get_thread(group_key, topic_id)), nl=False)
+    with Archive(settings(config_file, db_path).db, create=False, readonly=True) as archive:
+        group_key, topic_id, marked = resolve_target(archive, thread, group=group)
+        text = render_thread_text(archive.get_thread(group_key, topic_id), marked=marked)
+        click.echo(text, nl=False)
 
 
-@cli.command("export")
+@cli.command(
+    "export",
+    cls=ArgumentCommand,
+    dash_hint="A topic id that starts with - goes after --: listarchive export -- {option}",
+)
 @click.argument("threads", nargs=-1, metavar="[THREAD]...")
 @db_option
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(file_okay=False),
+    type=FileName(file_okay=False),
     metavar="DIR",
     help="Write one file per thread into DIR (created if missing), named "
     "YYYY-MM-DD-<slug>.md; exporting again rewrites only files that changed.",
@@ -522,7 +705,8 @@ def show_command(thread: str, db_path: str, group: str | None) -> None:
 @click.option("--query", metavar="QUERY", help="Threads with a message matching QUERY.")
 def export_command(
     threads: tuple[str, ...],
-    db_path: str,
+    db_path: str | None,
+    config_file: str | None,
     out_dir: str | None,
     fmt: str,
     first_only: bool,
@@ -534,7 +718,8 @@ def export_command(
 ) -> None:
     """Export threads as Markdown (Jekyll/Hugo posts) or JSON.
 
-    THREAD is a topic id or any URL of a thread or one of its messages. Without
+    THREAD is as for show: a topic id, a thread or message URL, an id from
+    search --json or a feed entry id (-- before one that starts with -). Without
     THREAD, --group, --since, --until and --query select threads from the archive;
     with THREAD they narrow the list. One thread goes to stdout unless --out is
     given; several need --out (or --format json, which writes one JSON array).
@@ -552,12 +737,14 @@ def export_command(
         raise click.UsageError(
             "give THREAD ids or URLs, or select with --group, --since, --until or --query"
         )
-    with Archive(db_path, create=False) as archive:
+    with Archive(settings(config_file, db_path).db, create=False, readonly=True) as archive:
         selection = select_threads(
             archive, threads, group=group, since=since, until=until, query=query
         )
         if not selection:
             click.echo("No threads match.", err=True)
+            if fmt == "json" and out_dir is None:
+                click.echo("[]")  # still a JSON document for whatever reads it
             return
         if out_dir is None and fmt == "markdown" and len(selection) > 1:
             raise click.UsageError(

@@ -24,13 +24,15 @@ from __future__ import annotations
 import contextlib
 import functools
 import json
+import os
 import sqlite3
 import zlib
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import sqlite_utils
 
@@ -47,6 +49,7 @@ __all__ = [
     "SaveResult",
     "ThreadState",
     "archive_errors",
+    "connect_readonly",
     "parse_utc",
     "utc_iso",
 ]
@@ -118,6 +121,56 @@ def archive_errors(path: str | Path) -> Iterator[None]:
         raise
     except sqlite3.DatabaseError as err:
         raise ArchiveError(f"{path} is corrupt or not a listarchive archive ({err})") from err
+
+
+def _unwritable_reason(path: Path) -> str | None:
+    """Why this process cannot write the archive and its -wal/-shm files, if it cannot."""
+    folder = path.absolute().parent
+    if path.exists() and not os.access(path, os.W_OK):
+        return f"{path} is read-only for this user"
+    if not os.access(folder, os.W_OK):
+        return f"the folder {folder} is not writable by this user"
+    return None
+
+
+def connect_readonly(path: str | Path, *, timeout: float = 5.0) -> sqlite3.Connection:
+    """A connection that never writes: ``mode=ro``, or ``immutable=1`` when the folder
+    cannot hold the -wal/-shm files WAL readers need (a shared, read-only archive).
+
+    :class:`ArchiveError` names the real cause when the file cannot be read at all.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise ArchiveError(f"no archive at {path}; run listarchive sync first")
+    if path.is_dir():
+        raise ArchiveError(f"{path} is a directory, not an archive file")
+    if not os.access(path, os.R_OK):
+        raise ArchiveError(f"cannot read {path}: permission denied")
+    uri = "file:" + quote(str(path.resolve()))
+    conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=timeout)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        return conn
+    except sqlite3.OperationalError as err:
+        conn.close()
+        if _unwritable_reason(path) is None:
+            with archive_errors(path):
+                raise
+        first_error = err
+    except sqlite3.DatabaseError as err:
+        conn.close()
+        raise ArchiveError(f"{path} is corrupt or not a listarchive archive ({err})") from err
+    # Without a -shm file, and no right to make one, WAL mode cannot read; a file nobody
+    # can write while we read is safe to read as immutable (a writer would need the folder).
+    conn = sqlite3.connect(uri + "?immutable=1", uri=True, timeout=timeout)
+    try:
+        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+    except sqlite3.DatabaseError as err:
+        conn.close()
+        raise ArchiveError(
+            f"cannot read {path}: {first_error}; as an immutable file: {err}"
+        ) from err
+    return conn
 
 
 def _guarded(method):
@@ -465,6 +518,9 @@ class SaveResult:
     changed_messages: int
     new_postings: int
     marked_missing: int = 0
+    # Which messages, for a run's report; equality is about the counts.
+    new_message_ids: tuple[int, ...] = field(default=(), compare=False)
+    changed_message_ids: tuple[int, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
@@ -509,13 +565,27 @@ class Archive:
     :class:`ArchiveLocked` is raised.
     """
 
-    def __init__(self, path: str | Path, *, create: bool = True, busy_timeout: float = 5.0) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        create: bool = True,
+        busy_timeout: float = 5.0,
+        readonly: bool = False,
+    ) -> None:
         self.path = Path(path)
         self._closed = False
+        self.readonly = False
         if self.path.is_dir():
             raise ArchiveError(f"{self.path} is a directory, not an archive file")
-        if not create and not self.path.exists():
-            raise ArchiveError(f"no archive at {self.path}")
+        if (not create or readonly) and not self.path.exists():
+            raise ArchiveError(f"no archive at {self.path}; run listarchive sync first")
+        if readonly and self._open_readonly(busy_timeout):
+            return
+        if not self.path.exists() or create:
+            reason = _unwritable_reason(self.path)
+            if reason is not None:
+                raise ArchiveError(f"cannot write the archive {self.path}: {reason}")
         with archive_errors(self.path):
             conn = sqlite3.connect(str(self.path), timeout=busy_timeout)
         try:
@@ -558,6 +628,33 @@ class Archive:
         if len(applied) < SCHEMA_VERSION:
             with self._write():
                 MIGRATIONS.apply(self.db)
+
+    def _open_readonly(self, busy_timeout: float) -> bool:
+        """Open without writing; False when the schema needs an upgrade first."""
+        conn = connect_readonly(self.path, timeout=busy_timeout)
+        try:
+            with archive_errors(self.path):
+                self.db = sqlite_utils.Database(conn, execute_plugins=False)
+                tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
+                applied = self._applied_migrations(tables)
+        except BaseException:
+            conn.close()
+            raise
+        if applied and all(name in MIGRATION_NAMES for name in applied) and len(
+            applied
+        ) == SCHEMA_VERSION:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}")
+            self.readonly = True
+            return True
+        conn.close()
+        if applied and len(applied) < SCHEMA_VERSION:
+            reason = _unwritable_reason(self.path)
+            if reason is not None:
+                raise ArchiveError(
+                    f"{self.path} was written by an older listarchive and must be upgraded, "
+                    f"but {reason}: run listarchive sync as a user who can write it"
+                )
+        return False  # upgrade it, or report what is wrong, through the normal path
 
     def _applied_migrations(self, tables: set[str]) -> list[str]:
         if MIGRATIONS.migrations_table not in tables:
@@ -727,6 +824,7 @@ class Archive:
         """
         seen = utc_iso(seen_at)
         counts = {"new_messages": 0, "changed_messages": 0, "new_postings": 0}
+        ids: dict[str, list[int]] = {"new_messages": [], "changed_messages": []}
         with self._write() as conn:
             self._ensure_group(conn, thread.group)
             thread_id, new_thread = self._upsert_thread(conn, thread, topic, seen)
@@ -734,6 +832,8 @@ class Archive:
                 outcome = self._save_message(conn, thread, thread_id, position, message, seen)
                 for key in outcome:
                     counts[key] += 1
+                    if key in ids:  # a run's report lists what it added and changed
+                        ids[key].append(self._posted_message_id(conn, thread, message))
             marked = 0
             # A page with no messages at all is a parsing failure, not a purge.
             if thread.complete and thread.messages:
@@ -746,7 +846,20 @@ class Archive:
                     """,
                     (seen, thread_id, present),
                 ).rowcount
-        return SaveResult(new_thread=new_thread, marked_missing=marked, **counts)
+        return SaveResult(
+            new_thread=new_thread,
+            marked_missing=marked,
+            new_message_ids=tuple(ids["new_messages"]),
+            changed_message_ids=tuple(ids["changed_messages"]),
+            **counts,
+        )
+
+    @staticmethod
+    def _posted_message_id(conn: sqlite3.Connection, thread: Thread, message: Message) -> int:
+        return conn.execute(
+            "SELECT message_id FROM postings WHERE group_key = ? AND google_message_id = ?",
+            (thread.group.ref.key, message.id),
+        ).fetchone()[0]
 
     def _upsert_thread(
         self, conn: sqlite3.Connection, thread: Thread, topic: Topic | None, seen: str
@@ -1062,6 +1175,27 @@ class Archive:
         return rows
 
     @_guarded
+    def thread_by_id(self, thread_id: int) -> tuple[str, str] | None:
+        """``(group_key, topic_id)`` of the thread row ``thread_id`` (search's thread_id)."""
+        row = self.db.conn.execute(
+            "SELECT group_key, topic_id FROM threads WHERE id = ?", (thread_id,)
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
+    @_guarded
+    def postings_of(self, message_id: int) -> list[tuple[str, str, str]]:
+        """``(group_key, topic_id, google_message_id)`` of each posting of a message, the
+        oldest first (search's id names a message; its first posting is its place)."""
+        return [
+            (row[0], row[1], row[2])
+            for row in self.db.conn.execute(
+                "SELECT group_key, topic_id, google_message_id FROM postings"
+                " WHERE message_id = ? ORDER BY id",
+                (message_id,),
+            )
+        ]
+
+    @_guarded
     def get_thread(self, group_key: str | None, topic_id: str) -> dict[str, Any] | None:
         """A thread with its group and its messages in thread order, or None.
 
@@ -1132,6 +1266,102 @@ class Archive:
             message["groups"] = groups[message["id"]]
         thread["messages"] = messages
         return thread
+
+    # summaries and removal -----------------------------------------------------------
+
+    @_guarded
+    def stats(self, *, top: int = 10) -> dict[str, Any]:
+        """What is archived: totals, each group (messages, threads, first and last date,
+        messages per month) and the ``top`` posters by distinct messages."""
+        conn = self.db.conn
+        messages, first, last = conn.execute(
+            "SELECT count(*), min(posted_at), max(posted_at) FROM messages"
+        ).fetchone()
+        groups = self._rows(
+            """
+            SELECT g.key AS "group", g.title,
+                   (SELECT count(*) FROM threads t WHERE t.group_key = g.key) AS threads,
+                   count(p.id) AS messages, min(m.posted_at) AS first, max(m.posted_at) AS last
+            FROM groups g
+            LEFT JOIN postings p ON p.group_key = g.key
+            LEFT JOIN messages m ON m.id = p.message_id
+            GROUP BY g.key ORDER BY g.key
+            """
+        )
+        months: dict[str, dict[str, int]] = {row["group"]: {} for row in groups}
+        for key, month, count in conn.execute(
+            """
+            SELECT p.group_key, substr(m.posted_at, 1, 7), count(*)
+            FROM postings p JOIN messages m ON m.id = p.message_id
+            GROUP BY 1, 2 ORDER BY 1, 2
+            """
+        ):
+            months.setdefault(key, {})[month] = count
+        for row in groups:
+            row["months"] = months.get(row["group"], {})
+        posters = self._rows(
+            """
+            SELECT coalesce(nullif(author, ''), masked_address, '(unknown)') AS author,
+                   count(*) AS messages, min(posted_at) AS first, max(posted_at) AS last
+            FROM messages GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT ?
+            """,
+            (top,),
+        )
+        threads = conn.execute("SELECT count(*) FROM threads").fetchone()[0]
+        return {
+            "messages": messages,
+            "threads": threads,
+            "first": first,
+            "last": last,
+            "groups": groups,
+            "top_posters": posters,
+        }
+
+    @_guarded
+    def message_summaries(self, ids: list[int]) -> dict[int, dict[str, Any]]:
+        """id -> {id, subject, author, masked_address, posted_at, urls: {group: url}}."""
+        id_list = json.dumps(ids)
+        found = {
+            row["id"]: {**row, "urls": {}}
+            for row in self._rows(
+                "SELECT id, subject, author, masked_address, posted_at FROM messages"
+                " WHERE id IN (SELECT value FROM json_each(?))",
+                (id_list,),
+            )
+        }
+        for message_id, key, url in self.db.conn.execute(
+            "SELECT message_id, group_key, url FROM postings"
+            " WHERE message_id IN (SELECT value FROM json_each(?)) ORDER BY id",
+            (id_list,),
+        ):
+            found[message_id]["urls"].setdefault(key, url)
+        return found
+
+    @_guarded
+    def remove_group(self, group_key: str) -> dict[str, int]:
+        """Forget a group in one transaction: its threads and postings, and each of its
+        messages that no other group has. Counts what went."""
+        with self._write() as conn:
+            ids = json.dumps(
+                [row[0] for row in conn.execute(
+                    "SELECT DISTINCT message_id FROM postings WHERE group_key = ?", (group_key,)
+                )]
+            )  # fmt: skip
+            postings = conn.execute(
+                "DELETE FROM postings WHERE group_key = ?", (group_key,)
+            ).rowcount
+            messages = conn.execute(
+                """
+                DELETE FROM messages WHERE id IN (SELECT value FROM json_each(?))
+                  AND NOT EXISTS (SELECT 1 FROM postings p WHERE p.message_id = messages.id)
+                """,
+                (ids,),
+            ).rowcount
+            threads = conn.execute(
+                "DELETE FROM threads WHERE group_key = ?", (group_key,)
+            ).rowcount
+            conn.execute("DELETE FROM groups WHERE key = ?", (group_key,))
+        return {"threads": threads, "postings": postings, "messages": messages}
 
     # runs --------------------------------------------------------------------------
 

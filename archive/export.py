@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from archive.markdown import _EDGE_UNDERSCORE, escape_markdown, html_to_markdown, safe_url
-from scraper.errors import BadURL, ListarchiveError, NotFound
+from scraper.errors import BadOption, BadURL, ListarchiveError, NotFound
 
 __all__ = [
     "FORMATS",
@@ -35,6 +35,7 @@ __all__ = [
     "front_matter",
     "page_text",
     "render_thread_text",
+    "resolve_target",
     "resolve_thread",
     "select_threads",
     "subject_tags",
@@ -48,6 +49,11 @@ FORMATS = ("markdown", "json")
 EXTENSIONS = {"markdown": "md", "json": "json"}
 SLUG_MAX_BYTES = 80
 _TOPIC_ID = re.compile(r"[A-Za-z0-9_-]{6,32}\Z")
+_NUMBERED = re.compile(r"(?:(message|thread):)?(\d{1,18})\Z")
+THREAD_FORMS = (
+    "a topic id, a thread or message URL, an id from search --json (message:N, thread:N) "
+    "or a feed entry id"
+)
 
 ThreadKey = tuple[str, str]  # (group_key, topic_id)
 
@@ -56,13 +62,32 @@ ThreadKey = tuple[str, str]  # (group_key, topic_id)
 
 
 def resolve_thread(archive, text: str, *, group: str | None = None) -> ThreadKey:
-    """The archived thread a THREAD argument names: a topic id or any URL of the thread
-    or one of its messages.
+    """The archived thread a THREAD argument names (see :func:`resolve_target`)."""
+    group_key, topic_id, _ = resolve_target(archive, text, group=group)
+    return group_key, topic_id
 
-    A bare topic id found in several groups needs ``group`` (a key, name or URL) to
-    choose; otherwise the error lists the candidates.
+
+def resolve_target(
+    archive, text: str, *, group: str | None = None
+) -> tuple[str, str, str | None]:
+    """``(group_key, topic_id, google_message_id or None)`` for a THREAD argument:
+    whatever search, ``--json`` and feed print.
+
+    A topic id; any URL of the thread or of one of its messages (the message is
+    returned too); a number from ``search --json``: ``id`` (a message; also
+    ``message:N``) or ``thread:N`` for a ``thread_id``; a feed
+    entry id (``tag:listarchive,2024:group/topic[/message]``). A bare topic id found in
+    several groups needs ``group`` (a key, name or URL) to choose; otherwise the error
+    lists the candidates.
     """
     text = (text or "").strip()
+    if not text:
+        raise BadOption(f"THREAD is empty: give {THREAD_FORMS}")
+    if text.startswith("tag:"):
+        return _from_feed_id(archive, text)
+    numbered = _NUMBERED.match(text)
+    if numbered and (numbered[1] or not archive.list_threads(topic_id=text)):
+        return _from_number(archive, numbered[1], int(numbered[2]), text)
     if _TOPIC_ID.match(text):
         candidates = sorted({row["group_key"] for row in archive.list_threads(topic_id=text)})
         if group is not None:
@@ -76,12 +101,15 @@ def resolve_thread(archive, text: str, *, group: str | None = None) -> ThreadKey
                 f"topic id {text!r} is in several groups ({', '.join(candidates)}); "
                 "give the thread's URL or --group to choose"
             )
-        return candidates[0], text
+        return candidates[0], text, None
 
     from scraper.models import ThreadRef
     from scraper.urls import parse_url
 
-    ref = parse_url(text)
+    try:
+        ref = parse_url(text)
+    except BadURL as err:
+        raise BadURL(f"{err}; THREAD is {THREAD_FORMS}") from None
     if not isinstance(ref, ThreadRef):
         raise BadURL(
             f"{text!r} names a group, not a thread; give a topic id or a URL with /c/<topic>"
@@ -91,7 +119,34 @@ def resolve_thread(archive, text: str, *, group: str | None = None) -> ThreadKey
         raise NotFound(
             f"thread {ref.thread_url} is not in the archive; run listarchive sync {ref.group.url}"
         )
-    return key, ref.topic_id
+    return key, ref.topic_id, ref.message_id
+
+
+def _from_number(archive, kind: str | None, number: int, text: str) -> tuple[str, str, str | None]:
+    # A bare number is a message: search --json's "id". A thread row says so.
+    if kind == "thread":
+        found = archive.thread_by_id(number)
+        if found is None:
+            raise NotFound(f"no thread with id {number} in the archive")
+        return found[0], found[1], None
+    postings = archive.postings_of(number)
+    if not postings:
+        hint = "" if kind else f" (a thread_id from search --threads --json is thread:{number})"
+        raise NotFound(f"no message with id {number} in the archive{hint}")
+    return postings[0]
+
+
+def _from_feed_id(archive, text: str) -> tuple[str, str, str | None]:
+    from urllib.parse import unquote
+
+    from archive.feed import ID_PREFIX
+
+    parts = [unquote(p) for p in text.removeprefix(ID_PREFIX).split("/")]
+    if not text.startswith(ID_PREFIX) or len(parts) not in (2, 3) or not all(parts):
+        raise BadURL(f"{text!r} is not a listarchive feed entry id ({ID_PREFIX}group/topic...)")
+    if not archive.list_threads(parts[0], topic_id=parts[1]):
+        raise NotFound(f"no thread {parts[1]} of {parts[0]} in the archive")
+    return parts[0], parts[1], parts[2] if len(parts) == 3 else None
 
 
 def _group_keys(archive, value: str) -> list[str]:
@@ -286,8 +341,11 @@ def _group_label(thread: dict[str, Any]) -> str:
 # --- show -----------------------------------------------------------------------------
 
 
-def render_thread_text(thread: dict[str, Any]) -> str:
-    """The thread as plain text for a terminal: subject, then each message."""
+def render_thread_text(thread: dict[str, Any], *, marked: str | None = None) -> str:
+    """The thread as plain text for a terminal: subject, then each message.
+
+    ``marked`` (a Google message id) flags the message a URL pointed at.
+    """
     messages = thread.get("messages") or []
     lines = [
         _clean_line(thread.get("subject") or "") or "(no subject)",
@@ -303,6 +361,8 @@ def render_thread_text(thread: dict[str, Any]) -> str:
         header = f"[{number}/{len(messages)}] {author} · {_short_time(message['posted_at'])}"
         if message.get("missing_since"):
             header += " · deleted upstream"
+        if marked is not None and message.get("google_message_id") == marked:
+            header = f"{header} ◀ this message"
         lines.append(header)
         subject = _clean_line(message.get("subject") or "")
         if subject and _bare_subject(subject) != _bare_subject(thread.get("subject") or ""):

@@ -721,6 +721,12 @@ def write_feed(data: bytes, path: str | Path) -> None:
     feed or the new one, never half of one, and a failed run leaves the old one."""
     path = Path(path)
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)  # as export --out does
+    except FileExistsError:
+        raise ListarchiveError(f"cannot write {path}: {path.parent} is not a folder") from None
+    except OSError as err:
+        raise ListarchiveError(f"cannot write {path}: {err.strerror or err}") from None
+    try:
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as err:
         raise ListarchiveError(f"cannot write {path}: {err.strerror or err}") from None
@@ -753,7 +759,7 @@ def publish_feed(
     ``2024-03-01`` or ``7d``; ``options`` are :func:`build_feed`'s."""
     if isinstance(since, str):
         since = parse_date_bound(since, now=now)
-    with Archive(db_path, create=False) as archive:
+    with Archive(db_path, create=False, readonly=True) as archive:
         feed = build_feed(archive, since=since, **options)
     data = render_atom(feed)
     if out is not None:

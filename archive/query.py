@@ -16,6 +16,7 @@ The language, all parts combinable::
     before:2024-04-01         before that day
     on:2024-03-12             during that day
     after:7d  before:2w       relative: days, weeks, months, years before now
+    after:last-sync           messages the last sync run added to the archive
 
 Identifiers such as ``CVE-2024-3177``, ``v1.30.2`` or ``kubernetes/kubernetes#12345`` are
 split into words by the full-text index; a :class:`Term` carries them as *needles* so the
@@ -30,7 +31,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from scraper.errors import BadQuery
+from scraper.errors import BadOption, BadQuery
 
 __all__ = [
     "And",
@@ -43,6 +44,7 @@ __all__ = [
     "Query",
     "Term",
     "author_term",
+    "known_fields",
     "parse_date_bound",
     "parse_query",
 ]
@@ -58,6 +60,13 @@ FIELD_ALIASES = {
     "on": "on",
 }
 _FIELD_RE = re.compile(r"(?i)(" + "|".join(FIELD_ALIASES) + r"):")
+# A word that looks like a field (``to:alice``, ``tag:x``) but is none of ours; a URL
+# (``https://...``) or ``std::vector`` is still a word.
+_UNKNOWN_FIELD_RE = re.compile(r"([A-Za-z][A-Za-z_]*):(?![/:])(?=\S)")
+LAST_SYNC = "last-sync"
+# Parentheses and NOTs nest this deep at most: deeper is no real query, and the parser
+# and the SQL built from the tree recurse once per level.
+MAX_NESTING = 100
 _RELATIVE_RE = re.compile(r"(\d{1,5})([dwmy])", re.IGNORECASE)
 _DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _SENTENCE_PUNCTUATION = ".,;:!?"
@@ -96,7 +105,8 @@ class Term:
 
 @dataclass(frozen=True)
 class Field:
-    """``group:`` (the ``name``), matched against where a message was posted."""
+    """``group:`` (matched against where a message was posted), or ``added:last-sync``
+    (what ``after:last-sync`` means: first stored by the last sync run)."""
 
     name: str
     value: str
@@ -144,6 +154,11 @@ class Query:
         if not parts:
             return self
         return Query(self.text, parts[0] if len(parts) == 1 else And(tuple(parts)))
+
+
+def known_fields() -> list[str]:
+    """Every ``field:`` the language has, aliases included, for error messages and help."""
+    return sorted(FIELD_ALIASES)
 
 
 # ---------------------------------------------------------------- words and identifiers
@@ -235,6 +250,14 @@ def _day_start(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
+def _next_day(moment: datetime) -> datetime:
+    """A day later; the last day of year 9999 ends at the end of representable time."""
+    try:
+        return moment + timedelta(days=1)
+    except OverflowError:
+        return datetime.max.replace(tzinfo=UTC)
+
+
 def _parse_when(value: str, now: datetime) -> tuple[datetime, bool]:
     """``(instant, is_whole_day)``: a calendar day gives its UTC midnight."""
     if m := _DATE_RE.fullmatch(value):
@@ -258,17 +281,17 @@ def parse_date_bound(value: str | date | datetime, *, end: bool = False, now=Non
         return _aware(value)
     if isinstance(value, date):
         start = _day_start(value)
-        return start + timedelta(days=1) if end else start
+        return _next_day(start) if end else start
     option = "--until" if end else "--since"
     try:
         instant, whole_day = _parse_when(value.strip(), now)
-    except BadQuery:
-        raise
+    except BadQuery as err:
+        raise BadOption(f"{option}: {err}") from None
     except (ValueError, OverflowError):
-        raise BadQuery(
+        raise BadOption(
             f"{option} expects a date like 2024-03-01 or a span like 7d, 2w, 3m, 1y; got {value!r}"
         ) from None
-    return instant + timedelta(days=1) if end and whole_day else instant
+    return _next_day(instant) if end and whole_day else instant
 
 
 def _aware(moment: datetime) -> datetime:
@@ -277,7 +300,11 @@ def _aware(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def _date_node(name: str, value: str, now: datetime) -> DateRange:
+def _date_node(name: str, value: str, now: datetime) -> DateRange | Field:
+    if value.lower() == LAST_SYNC:
+        if name != "after":
+            raise BadQuery(f"{LAST_SYNC} goes with after: only, as in after:{LAST_SYNC}")
+        return Field("added", LAST_SYNC)
     try:
         instant, whole_day = _parse_when(value, now)
     except BadQuery:
@@ -291,7 +318,7 @@ def _date_node(name: str, value: str, now: datetime) -> DateRange:
     if name == "before":
         return DateRange(end=instant)
     day = _day_start(instant.date())
-    return DateRange(start=day, end=day + timedelta(days=1))
+    return DateRange(start=day, end=_next_day(day))
 
 
 # ---------------------------------------------------------------- lexer
@@ -382,6 +409,11 @@ def _tokenize(text: str) -> list[_Token]:
         else:
             end = _read_word(text, i)
             word = text[i:end]
+            if m := _UNKNOWN_FIELD_RE.match(word):
+                raise BadQuery(
+                    f"unknown field {m[1]}: (fields: {', '.join(f + ':' for f in known_fields())})"
+                    f"; to search for the text itself, quote it: \"{word}\""
+                )
             if word in ("OR", "AND", "NOT"):
                 tokens.append(_Token(word, word, i))
             elif word.strip("*") == "":
@@ -403,6 +435,7 @@ class _Parser:
         self.tokens = tokens
         self.i = 0
         self.now = now
+        self.depth = 0
 
     def peek(self) -> _Token | None:
         return self.tokens[self.i] if self.i < len(self.tokens) else None
@@ -448,6 +481,21 @@ class _Parser:
         return nodes[0] if len(nodes) == 1 else Or(tuple(nodes))
 
     def parse_unary(self) -> Node:
+        token = self.peek()
+        if token is not None and token.kind in ("NEG", "NOT", "LPAREN"):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                raise BadQuery(
+                    f"the query nests parentheses or NOT more than {MAX_NESTING} deep "
+                    f"(at position {token.pos + 1})"
+                )
+            try:
+                return self._parse_unary()
+            finally:
+                self.depth -= 1
+        return self._parse_unary()
+
+    def _parse_unary(self) -> Node:
         token = self.take()
         if token.kind in ("NEG", "NOT"):
             following = self.peek()

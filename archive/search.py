@@ -37,7 +37,6 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
 
 from archive.query import (
     And,
@@ -54,7 +53,7 @@ from archive.query import (
     parse_date_bound,
     parse_query,
 )
-from scraper.errors import ArchiveError, ArchiveLocked, BadQuery
+from scraper.errors import ArchiveError, ArchiveLocked, BadOption, BadQuery, UnknownGroup
 
 __all__ = [
     "SearchHit",
@@ -185,16 +184,14 @@ def _stored_time(moment: datetime) -> str:
 
 def open_archive(path: str | Path) -> sqlite3.Connection:
     """A read-only connection to the archive at ``path``; ArchiveError if there is none."""
+    from archive.db import connect_readonly
+
     path = Path(path)
-    if not path.exists():
-        raise ArchiveError(f"no archive at {path}; run listarchive sync first")
-    if path.is_dir():
-        raise ArchiveError(f"{path} is a directory, not an archive file")
-    uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
+    conn = connect_readonly(path)
     try:
-        conn = sqlite3.connect(uri, uri=True, timeout=5.0)
         tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
     except sqlite3.DatabaseError as err:
+        conn.close()
         raise ArchiveError(f"{path} is corrupt or not a listarchive archive ({err})") from err
     missing = {"messages", "messages_fts", "postings", "groups", "threads"} - tables
     if missing:
@@ -393,6 +390,8 @@ class _Compiler:
             return f"NOT coalesce({self.sql(node.node)}, 0)"
         if isinstance(node, DateRange):
             return self.dates(node)
+        if isinstance(node, Field) and node.name == "added":
+            return f"m.first_seen_at >= {self.param(self.last_sync_start())}"
         if isinstance(node, Field) and node.name == "group":
             keys = self.group_keys(node.value)
             placeholders = ", ".join(self.param(key) for key in keys)
@@ -409,6 +408,15 @@ class _Compiler:
         if node.end is not None:
             parts.append(f"m.posted_at < {self.param(_stored_time(node.end))}")
         return "(" + " AND ".join(parts) + ")" if parts else "1"
+
+    def last_sync_start(self) -> str:
+        """When the last finished sync run started: ``after:last-sync`` is what it added."""
+        row = self.conn.execute(
+            "SELECT started_at FROM runs WHERE finished_at IS NOT NULL ORDER BY id DESC LIMIT 1"
+        ).fetchone()
+        if row is None:
+            raise BadQuery("after:last-sync: the archive has no finished sync run yet")
+        return row[0]
 
     def group_keys(self, value: str) -> list[str]:
         if value not in self._group_keys:
@@ -444,8 +452,10 @@ def resolve_group(conn: sqlite3.Connection, value: str) -> list[str]:
         return sorted(set(keys))
     known = [row[0] for row in conn.execute("SELECT key FROM groups ORDER BY key")]
     if not known:
-        raise BadQuery(f"no archived group matches {value!r}: the archive has no groups yet")
-    raise BadQuery(f"no archived group matches {value!r}; archived groups: {', '.join(known)}")
+        raise UnknownGroup(f"no archived group matches {value!r}: the archive has no groups yet")
+    raise UnknownGroup(
+        f"no archived group matches {value!r}; archived groups: {', '.join(known)}"
+    )
 
 
 @dataclass
@@ -570,10 +580,12 @@ def _build_query(
     if not isinstance(query, Query):
         query = parse_query(query or "", now=now)
     extra: list[Node] = []
-    group_nodes = [Field("group", g) for g in _as_list(groups)]
+    group_nodes = [Field("group", g) for g in _as_list(groups, "--group")]
     if group_nodes:
         extra.append(group_nodes[0] if len(group_nodes) == 1 else Or(tuple(group_nodes)))
-    author_nodes = [author_term(a.rstrip("*"), prefix=a.endswith("*")) for a in _as_list(authors)]
+    author_nodes = [
+        author_term(a.rstrip("*"), prefix=a.endswith("*")) for a in _as_list(authors, "--from")
+    ]
     if author_nodes:
         extra.append(author_nodes[0] if len(author_nodes) == 1 else Or(tuple(author_nodes)))
     if since is not None or until is not None:
@@ -586,12 +598,14 @@ def _build_query(
     return query.combined(*extra)
 
 
-def _as_list(values: Iterable[str] | str | None) -> list[str]:
+def _as_list(values: Iterable[str] | str | None, option: str) -> list[str]:
     if values is None:
         return []
-    if isinstance(values, str):
-        return [values]
-    return [v for v in values if v]
+    listed = [values] if isinstance(values, str) else list(values)
+    if any(not v.strip() for v in listed):
+        # An empty value silently dropping the filter would widen the results unasked.
+        raise BadOption(f"{option} needs a value, not an empty string")
+    return listed
 
 
 # ---------------------------------------------------------------- running

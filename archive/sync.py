@@ -193,6 +193,8 @@ class GroupResult:
     missing_messages: int = 0
     requests: int = 0
     walked_to_end: bool = False
+    added: list[int] = field(default_factory=list)  # message ids, for sync --json
+    changed: list[int] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     exit_code: int = EXIT_OK
@@ -383,7 +385,8 @@ def archive_lock(db_path: str | Path) -> Iterator[None]:
     The OS releases the lock when its process ends, however it ends, so a killed
     run never leaves a stale lock behind.
     """
-    lock_path = f"{db_path}.lock"
+    # Resolved, so two paths to one file (a symlink, ../x) take the same lock.
+    lock_path = f"{Path(db_path).resolve()}.lock"
     lock = filelock.FileLock(lock_path, timeout=0)
     try:
         lock.acquire()
@@ -748,6 +751,8 @@ def _save(
     result.changed_messages += saved.changed_messages
     result.new_postings += saved.new_postings
     result.missing_messages += saved.marked_missing
+    result.added += saved.new_message_ids
+    result.changed += saved.changed_message_ids
 
 
 # --- tables for `listarchive groups` and `listarchive runs` ---------------------------------

@@ -108,3 +108,15 @@ class ArchiveError(ListarchiveError):
 
 class BadQuery(ListarchiveError, ValueError):
     exit_code = EXIT_BAD_QUERY
+
+
+class BadOption(BadQuery):
+    """An option's value is wrong (``--since 2024-13-01``): a usage error, as click's are."""
+
+    exit_code = EXIT_USAGE
+
+
+class UnknownGroup(BadQuery):
+    """No archived group matches what was named, in a query, ``--group`` or a THREAD."""
+
+    exit_code = EXIT_NOT_FOUND

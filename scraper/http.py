@@ -14,8 +14,10 @@ from __future__ import annotations
 import http.cookiejar
 import importlib.metadata
 import logging
+import math
 import os
 import random
+import socket
 import time
 import zlib
 from collections.abc import Callable, Iterator
@@ -253,6 +255,12 @@ class Fetcher:
                 url=canonical,
             ) from None
         except httpx.TransportError as err:
+            if _unresolved(err):
+                raise NetworkError(
+                    f"cannot resolve {self._origin_host}: check the network or proxy "
+                    f"({self.max_attempts} attempt(s) fetching {canonical})",
+                    url=canonical,
+                ) from None
             raise NetworkError(
                 f"network error fetching {canonical} after {self.max_attempts} attempt(s): "
                 f"{_describe(err)}",
@@ -580,15 +588,32 @@ def _is_retryable(err: BaseException) -> bool:
     )
 
 
+def _unresolved(err: BaseException) -> bool:
+    """Whether a transport error is a failed name lookup (the host, not the path)."""
+    seen: BaseException | None = err
+    while seen is not None:
+        if isinstance(seen, socket.gaierror):
+            return True
+        text = str(seen).lower()
+        if "name or service not known" in text or "name resolution" in text or (
+            "nodename nor servname" in text
+        ) or "getaddrinfo failed" in text:
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
 def _retry_after(response: httpx.Response) -> float | None:
     """Seconds to wait from a Retry-After header: delta-seconds or an HTTP-date."""
     value = response.headers.get("retry-after", "").strip()
     if not value:
         return None
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else None  # "nan", "inf"
     try:
         when = parsedate_to_datetime(value)
     except (TypeError, ValueError):
@@ -617,6 +642,10 @@ def _load_cookies(path: str, origin_host: str) -> list[tuple[str, str]]:
     jar = http.cookiejar.MozillaCookieJar(path)
     try:
         jar.load(ignore_discard=True, ignore_expires=True)
+    except UnicodeDecodeError:
+        raise ListarchiveError(
+            f"cannot read cookies file {path}: not UTF-8 text; export it again as cookies.txt"
+        ) from None
     except (OSError, http.cookiejar.LoadError) as err:
         reason = getattr(err, "strerror", None) or str(err).splitlines()[0]
         raise ListarchiveError(f"cannot read cookies file {path}: {reason}") from None

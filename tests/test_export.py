@@ -164,7 +164,11 @@ def test_show_prints_subject_then_each_message(synced, db):
         result.output
     )
     assert "- Fixed: a race in the sync loop." in lines
-    assert lines.index("[2/2] Bruno Díaz <bruno...@example.net> · 2024-01-08 12:00 UTC") > 3
+    # the message the URL points at is marked
+    assert lines.index(
+        "[2/2] Bruno Díaz <bruno...@example.net> · 2024-01-08 12:00 UTC ◀ this message"
+    ) > 3
+    assert result.output.count("◀") == 1
     assert "Confirmed fixed on arm64, thanks!" in lines
     assert "[attachment] notes.txt " in result.output
     assert "You received this message" not in result.output  # footers are not archived text

@@ -676,8 +676,9 @@ def test_command_options_reach_the_feed(announce: Archive):
 @pytest.mark.parametrize(
     "args, code, message",
     [
-        (["--group", "nope"], 12, "no archived group matches 'nope'"),
-        (["--since", "yesterday"], 12, "--since expects a date"),
+        # one code per kind of mistake in every command: unknown group 7, bad option 2
+        (["--group", "nope"], 7, "no archived group matches 'nope'"),
+        (["--since", "yesterday"], 2, "--since expects a date"),
         (["--query", "subject:"], 12, ""),
     ],
 )
@@ -690,10 +691,11 @@ def test_command_errors_are_one_line(announce: Archive, args, code, message):
 
 
 def test_command_reports_an_unwritable_output(announce: Archive, tmp_path: Path):
-    target = tmp_path / "no-such-dir" / "feed.xml"
+    (tmp_path / "a-file").write_text("not a folder")
+    target = tmp_path / "a-file" / "feed.xml"
     result = CliRunner().invoke(cli, ["feed", "--db", str(announce.path), "--out", str(target)])
     assert result.exit_code == 1
-    assert result.stderr == f"Error: cannot write {target}: No such file or directory\n"
+    assert result.stderr == f"Error: cannot write {target}: {target.parent} is not a folder\n"
 
 
 def test_command_without_an_archive(tmp_path: Path):

@@ -31,8 +31,13 @@ def test_the_readme_has_toml_examples() -> None:
 
 
 def test_every_command_is_documented_with_an_example() -> None:
-    for name in cli.commands:
+    import click
+
+    for name, command in cli.commands.items():
         assert f"listarchive {name}" in TEXT, f"README never shows `listarchive {name}`"
+        for sub in command.commands if isinstance(command, click.Group) else ():
+            shown = f"listarchive {name} {sub}"
+            assert shown in TEXT, f"README never shows `{shown}`"
 
 
 def test_quick_start_is_two_commands_as_the_ci_runs_them() -> None:

@@ -1,0 +1,119 @@
+"""What the CLI reports beyond search and export: a sync run's changes, the archive's
+statistics, and removing a group. Plain functions over the archive; the CLI prints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from archive.db import Archive
+
+__all__ = ["Removed", "describe_changes", "format_stats", "remove_group"]
+
+
+def describe_changes(db_path: str | Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """A run summary (``RunSummary.to_dict()``) with each group's ``added`` and
+    ``changed`` message ids replaced by what a notification needs: id, URL, subject,
+    author, date. URLs are the message's posting in that group."""
+    groups = summary.get("groups", [])
+    wanted = {(g["group"], i) for g in groups for i in g.get("added", []) + g.get("changed", [])}
+    if not wanted:
+        for group in groups:
+            group["added"], group["changed"] = [], []
+        return summary
+    with Archive(db_path, create=False, readonly=True) as archive:
+        found = archive.message_summaries(sorted({i for _, i in wanted}))
+    for group in groups:
+        for name in ("added", "changed"):
+            group[name] = [
+                _for_group(found[i], group["group"]) for i in group.get(name, []) if i in found
+            ]
+    return summary
+
+
+def _for_group(message: dict[str, Any], group_key: str) -> dict[str, Any]:
+    urls = message.pop("urls")
+    return {**message, "url": urls.get(group_key) or next(iter(urls.values()), None)}
+
+
+# --- stats ------------------------------------------------------------------------
+
+
+def format_stats(stats: dict[str, Any]) -> str:
+    """Plain-text tables of :meth:`Archive.stats`: totals, groups, months, posters."""
+    if not stats["groups"]:
+        return "No groups archived yet. Try: listarchive sync <group URL>\n"
+    lines = [
+        f"{stats['messages']} messages in {stats['threads']} threads, "
+        f"{_day(stats['first'])} to {_day(stats['last'])}",
+        "",
+    ]
+    lines += _table(
+        ["group", "threads", "messages", "first", "last"],
+        [[g["group"], g["threads"], g["messages"], _day(g["first"]), _day(g["last"])]
+         for g in stats["groups"]],
+        numeric={1, 2},
+    )  # fmt: skip
+    for group in stats["groups"]:
+        if not group["months"]:
+            continue
+        lines += ["", f"{group['group']}: messages per month"]
+        peak = max(group["months"].values())
+        for month, count in group["months"].items():
+            bar = "#" * max(1, round(30 * count / peak))
+            lines.append(f"  {month}  {count:>6}  {bar}")
+    lines += ["", "top posters"]
+    lines += _table(
+        ["author", "messages", "first", "last"],
+        [[p["author"], p["messages"], _day(p["first"]), _day(p["last"])]
+         for p in stats["top_posters"]],
+        numeric={1},
+    )  # fmt: skip
+    return "\n".join(lines) + "\n"
+
+
+def _day(value: str | None) -> str:
+    return value[:10] if value else "-"
+
+
+def _table(headers: list[str], rows: list[list[Any]], numeric: set[int]) -> list[str]:
+    from archive.export import _clean_line  # posters' names are anyone's text
+
+    cells = [[_clean_line(str(c)) for c in row] for row in rows]
+    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
+
+    def line(values: list[str]) -> str:
+        return "  ".join(
+            v.rjust(w) if i in numeric else v.ljust(w)
+            for i, (v, w) in enumerate(zip(values, widths, strict=True))
+        ).rstrip()
+
+    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)]
+
+
+# --- removing a group -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Removed:
+    group: str
+    threads: int
+    postings: int
+    messages: int
+
+
+def remove_group(db_path: str | Path, spec: str) -> Removed:
+    """``listarchive groups remove``: forget the group ``spec`` names (key, name or URL),
+    holding the sync lock so no run writes it meanwhile."""
+    from archive.search import resolve_group
+    from archive.sync import archive_lock
+
+    with archive_lock(db_path), Archive(db_path, create=False) as archive:
+        keys = resolve_group(archive.db.conn, spec)
+        if len(keys) > 1:
+            from scraper.errors import UnknownGroup
+
+            raise UnknownGroup(f"{spec!r} names several groups ({', '.join(keys)}); give one")
+        counts = archive.remove_group(keys[0])
+    return Removed(group=keys[0], **counts)
