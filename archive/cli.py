@@ -770,7 +770,7 @@ def export_command(
 @click.option(
     "--port", type=click.IntRange(1, 65535), default=8001, show_default=True, help="Port."
 )
-def serve_command(db_path: str, host: str, port: int) -> None:
+def serve_command(db_path: str | None, config_file: str | None, host: str, port: int) -> None:
     """Browse the archive in Datasette, read-only: search, facets, threads, bodies.
 
     Needs the web extra: pip install 'listarchive[web]'.
@@ -786,4 +786,4 @@ def serve_command(db_path: str, host: str, port: int) -> None:
         raise ListarchiveError(
             f"serve needs Datasette ({err.name} is missing): pip install 'listarchive[web]'"
         ) from None
-    serve(db_path, host=host, port=port)
+    serve(settings(config_file, db_path).db, host=host, port=port)
