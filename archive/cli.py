@@ -31,7 +31,10 @@ class ListarchiveGroup(click.Group):
         try:
             return super().invoke(ctx)
         except ListarchiveError as err:
-            click.echo(f"Error: {err}", err=True)
+            from archive.render import inert
+
+            # Errors quote what the user or a server wrote: one inert line.
+            click.echo(f"Error: {inert(str(err))}", err=True)
             sys.exit(err.exit_code)
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
@@ -498,7 +501,7 @@ def search_command(
         listarchive search '"code freeze" from:jeremy after:30d' --sort date
         listarchive search release --group dev@kubernetes.io --json | jq '.[].url'
     """
-    from archive.search import print_results
+    from archive.render import print_results
 
     print_results(
         " ".join(query),

@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from archive.markdown import _EDGE_UNDERSCORE, escape_markdown, html_to_markdown, safe_url
+from archive.render import inert
 from scraper.errors import BadOption, BadURL, ListarchiveError, NotFound
 
 __all__ = [
@@ -292,18 +293,11 @@ def _title(thread: dict[str, Any]) -> str:
 
 
 def _clean_line(text: str) -> str:
-    """One line of text without control characters (terminal escapes, NULs, newlines)."""
-    return " ".join(
-        "".join(
-            " " if unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") else c for c in text
-        ).split()
-    )
+    return inert(text)
 
 
 def _clean_block(text: str) -> str:
-    """Multi-line text without control characters other than newlines and tabs."""
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return "".join(c for c in text if c in "\n\t" or unicodedata.category(c) not in ("Cc", "Cf"))
+    return inert(text, multiline=True)
 
 
 def _when(value: str | None) -> datetime | None:

@@ -130,15 +130,18 @@ def _thread_dict(thread: Thread) -> dict[str, Any]:
 
 def format_inspection(result: dict[str, Any]) -> str:
     """The human-readable report of :func:`inspect_url`."""
+    from archive.render import inert
+
     group = result["group"]
-    group_line = group["email"] + (f"  ({group['title']})" if group.get("title") else "")
+    title = inert(group.get("title") or "")
+    group_line = inert(group["email"]) + (f"  ({title})" if title else "")
     lines: list[str] = []
     if result["kind"] == "group":
         total = group.get("total_topics")
         of_total = f" of {total}" if total is not None else ""
         lines += [
             f"Group      {group_line}",
-            f"URL        {result['url']}",
+            f"URL        {inert(result['url'])}",
             f"Parsed by  {_layer(result['source'])}",
             f"Topics     {result['topic_count']} on the first page{of_total}; "
             f"more pages: {'yes' if result['has_more'] else 'no'}",
@@ -148,7 +151,9 @@ def format_inspection(result: dict[str, Any]) -> str:
             when = _short(topic["last_activity_at"])
             count = topic["message_count"]
             count_text = f"{count:>3} msg{'s' if count != 1 else ' '}" if count else "   ? msgs"
-            lines.append(f"  {when}  {count_text}  {topic['id']}  {topic['subject']}")
+            lines.append(
+                f"  {when}  {count_text}  {inert(topic['id'])}  {inert(topic['subject'] or '')}"
+            )
     else:
         expected = result["expected_count"]
         count = result["message_count"]
@@ -158,8 +163,8 @@ def format_inspection(result: dict[str, Any]) -> str:
         if not result["complete"]:
             messages_line += " (incomplete: the page does not carry the whole thread)"
         lines += [
-            f"Thread     {result['subject']}",
-            f"URL        {result['url']}",
+            f"Thread     {inert(result['subject'] or '')}",
+            f"URL        {inert(result['url'])}",
             f"Group      {group_line}",
             f"Parsed by  {_layer(result['source'])}",
             f"Messages   {messages_line}",
@@ -167,13 +172,15 @@ def format_inspection(result: dict[str, Any]) -> str:
         ]
         for n, message in enumerate(result["messages"], 1):
             marker = "*" if message["id"] == result.get("message_id") else " "
-            address = f" <{message['masked_address']}>" if message["masked_address"] else ""
+            masked = inert(message["masked_address"] or "")
+            address = f" <{masked}>" if masked else ""
             attachments = len(message["attachments"])
             extra = f", {attachments} attachment{'s' if attachments != 1 else ''}" \
                 if attachments else ""
             lines.append(
-                f"{marker}{n:>4}. {_short(message['posted_at'])}  {message['id']}  "
-                f"{message['author']}{address}  ({len(message['body_html'])} chars{extra})"
+                f"{marker}{n:>4}. {_short(message['posted_at'])}  {inert(message['id'])}  "
+                f"{inert(message['author'] or '')}{address}  "
+                f"({len(message['body_html'])} chars{extra})"
             )
     lines.append("")
     lines.append(f"Times are UTC. {result['requests']} request(s); nothing was stored.")

@@ -15,8 +15,8 @@ The plan, in the order the work is done:
    in rowid order when rowids follow dates (:func:`_rowid_walk`). Ranked by bm25 with
    more than :data:`RANK_BOUND` hits, only the most recent ``RANK_BOUND`` are scored
    (:func:`_rank_floor`), unless every hit is asked for.
-4. Only then are the rows shown read in full, and ``snippet()`` run on them: it
-   re-reads each document, so it is never run on rows that are not displayed.
+4. Only then are the rows shown read in full, and their snippets cut from the text
+   (:mod:`archive.snippets`, in time bounded whatever one message holds).
 
 This module reads the archive only. It imports no HTTP or HTML code (and not even
 sqlite-utils), so ``listarchive search`` starts quickly.
@@ -24,9 +24,7 @@ sqlite-utils), so ``listarchive search`` starts quickly.
 
 from __future__ import annotations
 
-import csv
 import functools
-import io
 import json
 import math
 import re
@@ -58,14 +56,9 @@ from scraper.errors import ArchiveError, ArchiveLocked, BadOption, BadQuery, Unk
 __all__ = [
     "SearchHit",
     "ThreadHit",
-    "hits_to_csv",
-    "hits_to_json",
-    "hits_to_ndjson",
     "matching_message_ids",
     "open_archive",
     "parse_query",
-    "print_results",
-    "render_table",
     "resolve_group",
     "RANK_BOUND",
     "search",
@@ -80,10 +73,6 @@ WEIGHTS = (10.0, 2.0, 2.0, 1.0)
 FTS_COLUMNS = ("subject", "author", "masked_address", "body_text")
 # The FTS columns a query's column filter searches.
 _FILTER_COLUMNS = {"subject": "subject", "author": "author masked_address"}
-SNIPPET_TOKENS = 24
-# Highlight markers inside this module; replaced by the caller's on the way out.
-MARK_START, MARK_END = "\x02", "\x03"
-ELLIPSIS = "\u2026"
 
 
 # ---------------------------------------------------------------- results
@@ -469,9 +458,9 @@ class _Plan:
     ranked: bool  # whether bm25 means anything (some free text, not just from:)
     prefix: bool  # the drive has a prefix term (costly to test row by row)
     dates: DateRange | None  # the narrowest top-level date range, to bound rowids by
-    highlight: str | None  # FTS5 expression: any positive word of the query
+    highlight: str | None  # regex: any positive word of the query, to mark in bodies
+    scans: list[str] | None  # where highlight may match in lower-cased ASCII text
     group_keys: list[str]  # groups named by top-level group: conditions
-    patterns: list[str]  # substring regexes (unsegmented scripts) to highlight
     driving: list[Node]  # the top-level parts the drive is made of, to estimate hits by
     dates_only: bool = False  # the residual conditions are all date ranges
     estimates: dict[str, int | None] = field(default_factory=dict)  # computed once
@@ -558,14 +547,32 @@ def _plan(conn: sqlite3.Connection, query: Query) -> _Plan:
         residual += [f"NOT {compiler.membership(negative)}" for negative in negatives]
     terms = _terms(query.root, positive_only=True)
     # Any word of the query found in a body is worth marking, whichever branch matched;
-    # from: words are not in bodies.
-    highlight = " OR ".join(_term_fts(t) for t in terms if not t.substring and t.column != "author")
-    patterns = [substring_pattern(t.text) for t in terms if t.substring]
+    # from: and subject: words are not looked for in bodies.
+    patterns = [p for t in terms if t.column is None and (p := _highlight_pattern(t))]
+    highlight = "|".join(f"(?:{p})" for p in dict.fromkeys(p for p, _ in patterns))
+    scans = [scan for _, scan in patterns]
+    ascii_scans = None if None in scans else list(dict.fromkeys(s for s in scans if s))
     prefix = any(t.prefix for t in _terms(query.root) if not t.substring)
     return _Plan(
         compiler, drive, residual, needles, ranked, prefix, dates, highlight or None,
-        group_keys, patterns, driving, dates_only=bool(residual) and dated == len(residual),
+        ascii_scans, group_keys, driving, dates_only=bool(residual) and dated == len(residual),
     )  # fmt: skip
+
+
+def _highlight_pattern(term: Term) -> tuple[str, str | None] | None:
+    """Regexes for where ``term`` shows in a body (an identifier exactly, words as the
+    index matches them, text in unsegmented scripts as a substring), and for where it
+    may show in lower-cased ASCII text ("" if it cannot; None if unknown)."""
+    from archive.snippets import index_words, scan_pattern, word_pattern
+
+    if term.substring:
+        return substring_pattern(term.text), None
+    words = index_words(term.text)
+    scan = scan_pattern(words, prefix=term.prefix) or ("" if words else None)
+    if term.needles and not term.phrase:
+        return "|".join(needle_pattern(n) for n in term.needles), scan
+    pattern = word_pattern(words, prefix=term.prefix)
+    return (pattern, scan) if pattern else None
 
 
 def _build_query(
@@ -1268,51 +1275,21 @@ def _hits(
     return hits
 
 
-_SPACE = re.compile(r"\s+")
-
-
 def _snippets(
     conn: sqlite3.Connection, ids: list[int], plan: _Plan, highlight: tuple[str, str]
 ) -> dict[int, str]:
     """A short excerpt of each body, matches marked; computed for these rows only."""
-    found: dict[int, str] = {}
-    if plan.highlight is not None:
-        sql = (
-            f"SELECT snippet(messages_fts, {FTS_COLUMNS.index('body_text')}, ?, ?, ?, ?)"
-            " FROM messages_fts WHERE messages_fts MATCH ? AND rowid = ?"
-        )
-        for message_id in ids:
-            row = conn.execute(
-                sql, (MARK_START, MARK_END, ELLIPSIS, SNIPPET_TOKENS, plan.highlight, message_id)
-            ).fetchone()
-            if row and row[0] and (MARK_START in row[0] or not plan.patterns):
-                found[message_id] = row[0]
-    missing = [i for i in ids if i not in found]
-    if missing:
+    from archive.snippets import excerpt
+
+    regex = _compiled(plan.highlight) if plan.highlight else None
+    scans = None if plan.scans is None else [re.compile(s) for s in plan.scans]
+    return {
+        message_id: excerpt(body or "", regex, highlight, scans=scans)
         for message_id, body in conn.execute(
             "SELECT id, body_text FROM messages WHERE id IN (SELECT value FROM json_each(?))",
-            (json.dumps(missing),),
-        ):
-            found[message_id] = _text_snippet(body or "", plan.patterns)
-    start, end = highlight
-    return {
-        message_id: _SPACE.sub(" ", text).strip().replace(MARK_START, start).replace(MARK_END, end)
-        for message_id, text in found.items()
+            (json.dumps(ids),),
+        )
     }
-
-
-def _text_snippet(body: str, patterns: list[str], context: int = 60) -> str:
-    """An excerpt around the first substring match (FTS5 cannot see inside tokens)."""
-    regex = _compiled("|".join(f"(?:{p})" for p in patterns)) if patterns else None
-    first = regex.search(body) if regex else None
-    if first is None:
-        words = body.split()
-        text = " ".join(words[:SNIPPET_TOKENS])
-        return text + ELLIPSIS if len(words) > SNIPPET_TOKENS else text
-    start = max(first.start() - context, 0)
-    end = min(first.end() + context * 2, len(body))
-    excerpt = regex.sub(lambda m: MARK_START + m[0] + MARK_END, body[start:end])
-    return (ELLIPSIS if start else "") + excerpt + (ELLIPSIS if end < len(body) else "")
 
 
 def _check(sort: str, limit: int | None, offset: int) -> None:
@@ -1462,232 +1439,3 @@ def search_threads(
         )
         for row in rows
     ]
-
-
-# ---------------------------------------------------------------- output
-
-
-def hits_to_json(items: Sequence[SearchHit | ThreadHit]) -> str:
-    return json.dumps([item.to_dict() for item in items], indent=2, ensure_ascii=False)
-
-
-def hits_to_ndjson(items: Sequence[SearchHit | ThreadHit]) -> str:
-    return "".join(json.dumps(item.to_dict(), ensure_ascii=False) + "\n" for item in items)
-
-
-HIT_CSV_COLUMNS = (
-    "id", "posted_at", "author", "masked_address", "subject", "groups", "url",
-    "group_key", "topic_id", "thread_id", "snippet", "score",
-)  # fmt: skip
-THREAD_CSV_COLUMNS = (
-    "thread_id", "group_key", "topic_id", "subject", "url", "hits", "message_count",
-    "latest_hit_at", "last_activity_at", "score",
-)  # fmt: skip
-
-
-def hits_to_csv(items: Sequence[SearchHit | ThreadHit], *, threads: bool = False) -> str:
-    """CSV with a header row; a message's ``groups`` are joined with ``;``."""
-    out = io.StringIO()
-    columns = THREAD_CSV_COLUMNS if threads else HIT_CSV_COLUMNS
-    writer = csv.DictWriter(out, fieldnames=columns, lineterminator="\n")
-    writer.writeheader()
-    for item in items:
-        row = item.to_dict()
-        if "groups" in row:
-            row["groups"] = ";".join(row["groups"])
-        writer.writerow({key: "" if row[key] is None else row[key] for key in columns})
-    return out.getvalue()
-
-
-def _char_width(char: str) -> int:
-    if unicodedata.combining(char) or unicodedata.category(char) in ("Mn", "Me", "Cf"):
-        return 0
-    return 2 if unicodedata.east_asian_width(char) in ("W", "F") else 1
-
-
-def display_width(text: str) -> int:
-    return sum(_char_width(c) for c in text if c not in (MARK_START, MARK_END))
-
-
-def _fit(text: str, width: int, *, bold: tuple[str, str] | None = None) -> str:
-    """``text`` cut to ``width`` terminal columns (with an ellipsis), markers rendered.
-
-    ``bold`` gives the strings for the highlight markers: ANSI codes take no room,
-    plain markers do. A marker left open by the cut is closed.
-    """
-    start, end = bold or ("", "")
-    start_width, end_width = _visible_width(start), _visible_width(end)
-    marks = text.count(MARK_START)
-    full = display_width(text) + marks * (start_width + end_width) <= width
-    limit = width if full else max(width - 1, 0)
-    out: list[str] = []
-    used = reserved = 0
-    for char in text:
-        if char == MARK_START:
-            if used + start_width + end_width > limit:
-                break
-            out.append(start)
-            used += start_width
-            reserved = end_width
-        elif char == MARK_END:
-            out.append(end)
-            used += end_width
-            reserved = 0
-        else:
-            w = _char_width(char)
-            if used + w + reserved > limit:
-                break
-            out.append(char)
-            used += w
-    if reserved:
-        out.append(end)
-    if not full:
-        out.append(ELLIPSIS)
-    return "".join(out)
-
-
-def _visible_width(marker: str) -> int:
-    return 0 if marker.startswith("\x1b") else display_width(marker)
-
-
-def _pad(text: str, width: int) -> str:
-    return text + " " * max(width - display_width(text), 0)
-
-
-def render_table(
-    items: Sequence[SearchHit | ThreadHit],
-    *,
-    width: int = 100,
-    bold: tuple[str, str] = ("**", "**"),
-) -> str:
-    """The human-readable listing: each line fits in ``width`` columns.
-
-    ``bold`` renders the highlight markers of snippets made with
-    ``highlight=(MARK_START, MARK_END)``: ANSI bold on a terminal, plain text markers
-    otherwise. URLs are never cut.
-    """
-    width = max(width, 40)
-    authors = [_author(item) for item in items if isinstance(item, SearchHit)]
-    author_width = min(max([display_width(a) for a in authors] + [8]), 24, width // 5)
-    lines: list[str] = []
-    for item in items:
-        if isinstance(item, ThreadHit):
-            lines += _thread_lines(item, width)
-        else:
-            lines += _hit_lines(item, width, author_width, bold)
-    return "".join(line.rstrip() + "\n" for line in lines)
-
-
-_INDENT = " " * 12
-
-
-def _short_group(key: str) -> str:
-    return key.removesuffix("@googlegroups.com")
-
-
-def _author(hit: SearchHit) -> str:
-    return hit.author or hit.masked_address or "(unknown)"
-
-
-def _hit_lines(hit: SearchHit, width: int, author_width: int, bold: tuple[str, str]) -> list[str]:
-    date_text = hit.posted_at.strftime("%Y-%m-%d")
-    author_cell = _pad(_fit(_author(hit), author_width), author_width)
-    room = width - len(_INDENT) - author_width - 2
-    groups = ""
-    if hit.groups:
-        groups = _fit(", ".join(_short_group(g) for g in hit.groups), max(room * 2 // 5, 10))
-        groups = f"  [{groups}]"
-    subject = _fit(hit.subject or "(no subject)", room - display_width(groups))
-    lines = [f"{date_text}  {author_cell}  {_pad(subject, 0)}{groups}"]
-    if hit.snippet:
-        room = width - len(_INDENT)
-        lines.append(_INDENT + _fit(_focus(hit.snippet, room), room, bold=bold))
-    lines.append(_INDENT + hit.url)
-    return lines
-
-
-def _focus(snippet: str, room: int) -> str:
-    """Drop leading words so the first highlighted match shows on a narrow line."""
-    at = snippet.find(MARK_START)
-    if at < 0 or display_width(snippet[:at]) < room // 2:
-        return snippet
-    words = snippet[:at].split(" ")
-    while words and display_width(" ".join(words)) > room // 3:
-        words.pop(0)
-    return ELLIPSIS + " ".join(words) + snippet[at:]
-
-
-def _thread_lines(thread: ThreadHit, width: int) -> list[str]:
-    count = f"{thread.hits} hit" + ("" if thread.hits == 1 else "s")
-    head = f"{count:>8}  {thread.latest_hit_at:%Y-%m-%d}  "
-    group = f"  [{_short_group(thread.group_key)}]"
-    subject_room = width - len(head) - display_width(group)
-    if subject_room < 12:
-        group, subject_room = "", width - len(head)
-    first = head + _fit(thread.subject or "(no subject)", subject_room) + group
-    return [first, " " * len(head) + thread.url]
-
-
-# ---------------------------------------------------------------- the command
-
-
-def print_results(
-    query: str,
-    *,
-    db_path: str | Path,
-    groups: Iterable[str] = (),
-    authors: Iterable[str] = (),
-    since: str | None = None,
-    until: str | None = None,
-    sort: str = "rank",
-    limit: int | None = 20,
-    offset: int = 0,
-    threads: bool = False,
-    output: str | None = None,
-    exact: bool = False,
-    stdout: Any = None,
-    stderr: Any = None,
-) -> None:
-    """What ``listarchive search`` does: search, then write one output format to stdout.
-
-    ``output`` is None (a table fitted to the terminal, matches in bold when stdout is
-    one, else marked with ``**``), ``"json"``, ``"nl"`` or ``"csv"``.
-    """
-    import os
-    import shutil
-    import sys
-
-    stdout = stdout or sys.stdout
-    stderr = stderr or sys.stderr
-    table = output is None
-    filters = {"groups": groups, "authors": authors, "since": since, "until": until}
-    if threads:
-        items: list = search_threads(
-            db_path, query, sort=sort, limit=limit, offset=offset, **filters
-        )
-    else:
-        marks = (MARK_START, MARK_END) if table else ("**", "**")
-        items = search(
-            db_path, query, sort=sort, limit=limit, offset=offset, highlight=marks,
-            exact=exact, **filters,
-        )  # fmt: skip
-    if output == "json":
-        text = hits_to_json(items) + "\n"
-    elif output == "nl":
-        text = hits_to_ndjson(items)
-    elif output == "csv":
-        text = hits_to_csv(items, threads=threads)
-    else:
-        terminal = stdout.isatty()
-        bold = ("\x1b[1m", "\x1b[22m") if terminal and not os.environ.get("NO_COLOR") else None
-        width = shutil.get_terminal_size((100, 24)).columns
-        text = render_table(items, width=width, bold=bold or ("**", "**"))
-        if not items:
-            stderr.write("No messages match.\n" if not threads else "No threads match.\n")
-    try:
-        stdout.write(text)
-        stdout.flush()
-    except BrokenPipeError:
-        # The reader (head, less) has gone: stop quietly, as Unix tools do.
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, stdout.fileno())

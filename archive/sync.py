@@ -36,6 +36,7 @@ from typing import Any
 import filelock
 
 from archive.db import Archive, ThreadState, utc_iso
+from archive.render import inert, plain_table
 from scraper.crawl import Crawler
 from scraper.errors import (
     EXIT_INTERRUPTED,
@@ -361,7 +362,8 @@ class TerminalProgress(SyncProgress):
 
         self._close_bar()
         if self.summaries or result.status != "ok":
-            click.echo(result.summary_line(), file=self.file or sys.stderr)
+            # Errors and warnings quote what the server sent.
+            click.echo(inert(result.summary_line()), file=self.file or sys.stderr)
 
     def index_merging(self) -> None:
         import click
@@ -762,7 +764,7 @@ def format_groups(rows: list[dict[str, Any]]) -> str:
     """A plain-text table of :meth:`Archive.list_groups` rows."""
     if not rows:
         return "No groups archived yet. Try: listarchive sync <group URL>"
-    return _table(
+    return plain_table(
         ["group", "title", "threads", "messages", "last synced"],
         [
             [r["key"], r.get("title") or "", r["threads"], r["messages"],
@@ -777,7 +779,7 @@ def format_runs(rows: list[dict[str, Any]]) -> str:
     """A plain-text table of :meth:`Archive.list_runs` rows."""
     if not rows:
         return "No runs recorded yet."
-    return _table(
+    return plain_table(
         ["id", "started", "status", "groups", "threads", "new", "changed", "requests",
          "errors"],
         [
@@ -813,17 +815,3 @@ def _short_groups(urls: list[str]) -> str:
     text = ", ".join(names)
     return text if len(text) <= 60 else text[:57] + "..."
 
-
-def _table(headers: list[str], rows: list[list[Any]], numeric: set[int]) -> str:
-    cells = [headers] + [[str(c) for c in row] for row in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(headers))]
-    lines = []
-    for n, row in enumerate(cells):
-        padded = [
-            c.rjust(widths[i]) if i in numeric and n else c.ljust(widths[i])
-            for i, c in enumerate(row)
-        ]
-        lines.append("  ".join(padded).rstrip())
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    return "\n".join(lines)

@@ -642,8 +642,10 @@ def test_render_thread_text_strips_terminal_escapes(made):
          body="<div>line one\x1b[31m</div><div>two</div>")  # fmt: skip
     text = render_thread_text(made.get_thread(DEV_KEY, "EEEEEEEEEEE"))
     assert "\x1b" not in text and "\x07" not in text
-    assert text.startswith("Alert ]0;pwned now\n")
-    assert "[1/1] Eve [2J <ann...@example.org> · 2024-01-08 09:00 UTC" in text
+    # whole sequences go, not only their ESC: no "]0;pwned" or "[2J" debris
+    assert text.startswith("Alert now\n")
+    assert "[1/1] Eve <ann...@example.org> · 2024-01-08 09:00 UTC" in text
+    assert "line one\ntwo" in text
 
 
 def test_attachments_and_masked_addresses_in_markdown_and_json(made):

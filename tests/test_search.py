@@ -23,11 +23,11 @@ import archive.db as db_module
 from archive import search as search_module
 from archive.db import Archive
 from archive.query import DateRange, is_token_char
+from archive.render import print_results
 from archive.search import (
     SORTS,
     SearchHit,
     matching_message_ids,
-    print_results,
     search,
     search_threads,
 )
@@ -1157,7 +1157,7 @@ def test_an_error_from_the_full_text_index_is_a_bad_query(archive_path):
 
 
 def test_table_lines_fit_with_wide_characters_and_far_matches(archive_path):
-    from archive.search import MARK_END, MARK_START, display_width, render_table
+    from archive.render import MARK_END, MARK_START, display_width, render_table
 
     hits = search(archive_path, "中文 OR 版本发布", highlight=(MARK_START, MARK_END), limit=None)
     far = search(archive_path, "deprecated", highlight=(MARK_START, MARK_END), limit=None)
