@@ -26,7 +26,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import corpus, parsing, searching, syncing  # noqa: E402
+from bench import corpus, hostile, parsing, searching, syncing  # noqa: E402
 from bench.common import (  # noqa: E402
     OUT,
     REPO,
@@ -56,6 +56,8 @@ class Plan:
     search_reps: int
     process_reps: int
     process_sizes: tuple[int, ...]
+    big_message_mb: int = 20  # the pasted log added to a copy of the search archive
+    nesting_depth: int = 100_000  # nested <div>s in one body, for the feed's sanitiser
 
     @classmethod
     def quick(cls) -> Plan:
@@ -89,6 +91,7 @@ class Plan:
             noop_reps=1, latency_messages=50,
             search_sizes=(300,), search_reps=1,
             process_reps=1, process_sizes=(300,),
+            big_message_mb=1, nesting_depth=2_000,
         )
 
 
@@ -348,6 +351,48 @@ def bench_search(plan: Plan, raw: dict[str, Any], archives_folder: Path) -> list
     return figures
 
 
+def bench_hostile(plan: Plan, raw: dict[str, Any], archives_folder: Path,
+                  work: Path) -> list[Figure]:
+    """One hostile message: a 20 MB log in search, 100k nested tags in a feed."""
+    size = max(s for s in plan.search_sizes if s <= 100_000)
+    source, facts = corpus.cached_archive(size, folder=archives_folder, progress=log)
+    target = work / "big-message.db"
+    log(f"hostile: {plan.big_message_mb} MB message added to a copy of the {_n(size)} archive")
+    added = hostile.add_big_message(source, target, facts["queries"], plan.big_message_mb)
+    log(f"  saved in {added['save_seconds']:.1f} s; searching both archives")
+    result = hostile.search_with_big_message(source, target, added["id"], facts["queries"],
+                                             reps=plan.search_reps)
+    log(f"hostile: sanitising {plan.nesting_depth:,} nested <div>s")
+    nested = hostile.nesting(plan.nesting_depth)
+    raw["hostile"] = {"big_message": added | result, "nesting": nested}
+    target.unlink(missing_ok=True)
+    p95, p50 = result["p95_ms"], result["p50_ms"]
+    return [
+        Figure(
+            f"search in-process, top 20 + snippets, every query class, {_n(size)} archive "
+            f"plus one {added['bytes'] / 1e6:.0f} MB message holding every query word "
+            f"(shown in {result['big_shown']} of {result['queries']} queries' results)",
+            f"p50 {_ms(p50['big'])}, p95 {_ms(p95['big'])}, slowest {_ms(result['max_ms']['big'])}",
+            f"same queries without that message: p50 {_ms(p50['original'])}, "
+            f"p95 {_ms(p95['original'])}",
+            "p95 <= 2x the p95 without it",
+            p95["big"] <= 2 * p95["original"],
+            p95["big"],
+            {"samples": result["samples"], "per_class_p95_ms": result["per_class_p95_ms"],
+             "slowest_query": result["slowest_query"]},
+        ),
+        Figure(
+            f"feed: sanitising one body of {nested['depth']:,} nested <div>s "
+            f"({nested['bytes'] / 1e6:.1f} MB)",
+            f"{nested['nested_s'] * 1000:,.0f} ms",
+            f"the same size as flat text: {nested['flat_s'] * 1000:,.0f} ms",
+            "<= 1 s",
+            nested["nested_s"] <= 1.0,
+            nested["nested_s"],
+        ),
+    ]
+
+
 # --- output ------------------------------------------------------------------------------------
 
 
@@ -381,8 +426,11 @@ def write_readme(text: str, *, full: bool = False) -> None:
     README.write_text(readme[:start] + "\n" + text + "\n" + readme[end:])
 
 
-def run(plan: Plan, *, out: Path, command: str, sections: tuple[str, ...] = ("parse", "sync",
-        "search")) -> dict[str, Any]:
+SECTIONS = ("parse", "sync", "search", "hostile")
+
+
+def run(plan: Plan, *, out: Path, command: str,
+        sections: tuple[str, ...] = SECTIONS) -> dict[str, Any]:
     """Run the chosen sections; return the results document (also written as JSON)."""
     started = datetime.now(UTC)
     code = code_version()
@@ -398,6 +446,8 @@ def run(plan: Plan, *, out: Path, command: str, sections: tuple[str, ...] = ("pa
         figures += bench_sync(plan, raw, work)
     if "search" in sections:
         figures += bench_search(plan, raw, out / "archives")
+    if "hostile" in sections:
+        figures += bench_hostile(plan, raw, out / "archives", work)
     seconds = time.perf_counter() - t0
     machine = machine_facts()
     document = {
@@ -427,7 +477,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="10k/100k archives only, fewer repetitions (under 5 minutes)")
     parser.add_argument("--readme", action="store_true",
                         help="write the table into bench/README.md")
-    parser.add_argument("--only", choices=("parse", "sync", "search"), action="append",
+    parser.add_argument("--only", choices=SECTIONS, action="append",
                         help="run only this section (repeatable)")
     parser.add_argument("--out", type=Path, default=OUT, help="where results go")
     args = parser.parse_args(argv)
@@ -436,7 +486,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.only:
         command += "".join(f" --only {s}" for s in args.only)
     document = run(plan, out=args.out, command=command,
-                   sections=tuple(args.only or ("parse", "sync", "search")))
+                   sections=tuple(args.only or SECTIONS))
     text = document["header"] + "\n\n" + document["table"]
     print(text)
     log(f"results: {document['path']}")

@@ -111,3 +111,15 @@ def test_readme_table_is_replaced_between_its_markers(tmp_path, monkeypatch):
     run.write_readme("| full |", full=True)
     assert f"{run.FULL_START}\n| full |\n{run.FULL_END}" in readme.read_text()
     assert "| new | table |" in readme.read_text()
+
+
+def test_the_big_message_is_searched_and_shown_and_deep_nesting_sanitised(document):
+    hostile = document["raw"]["hostile"]
+    big = hostile["big_message"]
+    assert big["bytes"] >= 1_000_000 and big["words"] > 0
+    # the big message is among the results shown (with its snippet) for many queries
+    assert 0 < big["big_shown"] <= big["queries"]
+    assert big["samples"] == big["queries"]  # one repetition each in the tiny plan
+    assert hostile["nesting"]["depth"] == 2_000 and hostile["nesting"]["nested_s"] > 0
+    names = " ".join(f["figure"] for f in document["figures"])
+    assert "MB message holding every query word" in names and "nested <div>s" in names
