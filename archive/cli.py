@@ -311,6 +311,64 @@ def sync_command(
     ctx.exit(summary.exit_code)
 
 
+@cli.command("import")
+@click.argument("paths", nargs=-1, required=True, metavar="PATH...", type=click.Path())
+@db_option
+@click.option(
+    "--group",
+    metavar="ADDRESS",
+    help="The list (e.g. linux-i2c@vger.kernel.org) for messages whose headers name none "
+    "(no List-Post, List-Id or Mailing-list).",
+)
+def import_command(paths: tuple[str, ...], db_path: str, group: str | None) -> None:
+    """Import mail: mbox (mboxo or mboxrd, also .gz, .xz or .bz2), Maildir, a Google
+    Takeout Groups export, or Mailman pipermail monthly .txt(.gz) archives.
+
+    A directory is walked. Each message joins the list its headers name; a message
+    already archived (same Message-ID) is left as it is, so importing again changes
+    nothing. A message that cannot be read is named and skipped. Exits 3 when some
+    were skipped, 2 when some named no list and --group was not given.
+
+    \b
+    Example:
+        listarchive import linux-i2c.mbox.xz
+        listarchive import takeout-20240101/Takeout/Groups
+        listarchive import 2024-March.txt.gz --group mylist@lists.example.org
+    """
+    import time
+
+    from archive.db import Archive
+    from archive.mail_import import MissingGroup, import_mail
+    from scraper.errors import EXIT_PARTIAL
+
+    started = time.monotonic()
+
+    def rejected(where: str, reason: str) -> None:
+        click.echo(f"skipped {_printable(where)}: {_printable(reason)}", err=True)
+
+    def progress(summary) -> None:
+        rate = summary.read / max(time.monotonic() - started, 1e-9)
+        click.echo(f"read {summary.read:,} messages ({rate:,.0f}/s)", err=True)
+
+    with Archive(db_path) as archive:
+        summary = import_mail(
+            archive, paths, group=group, on_reject=rejected, on_progress=progress
+        )
+    click.echo(summary.line())
+    if summary.no_group and group is None:
+        raise MissingGroup(
+            f"{summary.no_group:,} messages name no list (no List-Post, List-Id or "
+            "Mailing-list header): give --group ADDRESS to import them"
+        )
+    if summary.rejected:
+        sys.exit(EXIT_PARTIAL)
+
+
+def _printable(text: str) -> str:
+    # File names and reasons come from the mail: keep terminal escapes out.
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
 @cli.group("groups", cls=ListarchiveGroup, invoke_without_command=True)
 @db_option
 @click.option("--json", "as_json", is_flag=True, help="Print a JSON array instead of a table.")
@@ -695,10 +753,11 @@ def show_command(
 @click.option(
     "--format",
     "fmt",
-    type=click.Choice(["markdown", "json"]),
+    type=click.Choice(["markdown", "json", "mbox"]),
     default="markdown",
     show_default=True,
-    help="Markdown with front matter for Jekyll or Hugo, or JSON with every field.",
+    help="Markdown with front matter for Jekyll or Hugo, JSON with every field, or one "
+    "mboxrd of every message for mail clients (stdout, or DIR/messages.mbox).",
 )
 @click.option("--first-only", is_flag=True, help="Only the opening message: the announcement.")
 @click.option("--quotes", "keep_quotes", is_flag=True, help="Keep quoted earlier messages.")
@@ -732,6 +791,7 @@ def export_command(
         listarchive export https://groups.google.com/g/golang-announce/c/KWekwiRSa2I
         listarchive export --group golang-announce --since 30d --first-only --out _posts
         listarchive export --query 'subject:"[security]"' --format json > security.json
+        listarchive export --group linux-i2c@vger.kernel.org --format mbox > i2c.mbox
     """
     from archive.db import Archive
     from archive.export import export_threads, select_threads
@@ -748,6 +808,12 @@ def export_command(
             click.echo("No threads match.", err=True)
             if fmt == "json" and out_dir is None:
                 click.echo("[]")  # still a JSON document for whatever reads it
+            return
+        if fmt == "mbox":
+            from archive.mbox import export_mbox
+
+            count, path = export_mbox(archive, selection, out_dir)
+            click.echo(f"Exported {count} messages" + (f" to {path}" if path else ""), err=True)
             return
         if out_dir is None and fmt == "markdown" and len(selection) > 1:
             raise click.UsageError(

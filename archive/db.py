@@ -471,6 +471,49 @@ def m007_messages_table_as_search_content(db: sqlite_utils.Database) -> None:
     )
 
 
+@_migration
+def m008_mail_headers(db: sqlite_utils.Database) -> None:
+    # Mail brings what Google's pages lack: the RFC 822 Message-ID (one message
+    # whatever the source), its replies' references (threads), recipients and the
+    # list's id. mail_sources keeps where an imported message's own bytes are, so an
+    # mbox export gives it back as received: the headers always; the body only when
+    # body_text encoded with body_charset does not already give it back. The bytes
+    # are deflated in blocks of consecutive messages, as mail headers repeat each
+    # other far more than they repeat themselves (half the size of deflating each).
+    # mail_ids maps every Message-ID seen in a group (present or only referenced) to
+    # its thread there.
+    _run(
+        db,
+        """
+        ALTER TABLE messages ADD COLUMN rfc822_id TEXT;
+        ALTER TABLE messages ADD COLUMN in_reply_to TEXT;
+        ALTER TABLE messages ADD COLUMN reference_ids TEXT;  -- space-separated, oldest first
+        ALTER TABLE messages ADD COLUMN recipients TEXT;     -- To and Cc as written
+        ALTER TABLE messages ADD COLUMN list_id TEXT;
+        CREATE UNIQUE INDEX messages_by_rfc822_id ON messages (rfc822_id)
+            WHERE rfc822_id IS NOT NULL;
+        CREATE TABLE mail_blocks (
+            id INTEGER PRIMARY KEY,
+            data BLOB NOT NULL               -- deflated run of consecutive messages' bytes
+        );
+        CREATE TABLE mail_sources (
+            message_id INTEGER PRIMARY KEY REFERENCES messages(id) ON DELETE CASCADE,
+            block INTEGER NOT NULL REFERENCES mail_blocks(id),
+            start INTEGER NOT NULL,          -- where its headers start in the inflated block
+            header_length INTEGER NOT NULL,  -- up to and including the blank line
+            body_length INTEGER NOT NULL,    -- its raw body, following the headers
+            body_charset TEXT                -- set: the body is body_text in this charset
+        );
+        CREATE TABLE mail_ids (
+            group_key TEXT NOT NULL,
+            rfc822_id TEXT NOT NULL,
+            thread_id INTEGER NOT NULL,
+            PRIMARY KEY (group_key, rfc822_id)
+        ) WITHOUT ROWID
+        """,
+    )
+
+
 def encode_body(html: str | bytes | None) -> bytes | str | None:
     """How ``messages.body_html`` is stored: zlib-deflated UTF-8 (an empty body as '').
 
@@ -1029,18 +1072,45 @@ class Archive:
         group_key: str,
         exclude: int | None = None,
     ) -> int | None:
+        return Archive.find_same_message(
+            content.fingerprint, posted_at, group_key, conn=conn, exclude=exclude
+        )
+
+    @staticmethod
+    def find_same_message(
+        fingerprint: str,
+        posted_at: str,
+        group_key: str,
+        *,
+        conn: sqlite3.Connection,
+        exclude: int | None = None,
+        only_without_rfc822_id: bool = False,
+    ) -> int | None:
+        """The archived message a new copy with this fingerprint and time is, if any.
+
+        Same fingerprint, posted within :data:`CROSS_POST_WINDOW`, and no Google
+        posting in ``group_key`` yet (a mail posting of the same list does not count:
+        the page and the mail are two ways to the same message). With
+        ``only_without_rfc822_id`` (a copy read from mail) only messages without a
+        Message-ID qualify, and a Google posting in the group does not exclude one.
+        """
         posted = parse_utc(posted_at)
+        if only_without_rfc822_id:
+            condition = "m.rfc822_id IS NULL AND ? IS NOT NULL"
+        else:
+            condition = """NOT EXISTS (SELECT 1 FROM postings p
+                              WHERE p.message_id = m.id AND p.group_key = ?
+                                AND p.google_message_id NOT LIKE '<%')"""
         row = conn.execute(
-            """
+            f"""
             SELECT m.id FROM messages m
             WHERE m.fingerprint = ? AND m.posted_at BETWEEN ? AND ? AND m.id IS NOT ?
-              AND NOT EXISTS (SELECT 1 FROM postings p
-                              WHERE p.message_id = m.id AND p.group_key = ?)
+              AND {condition}
             ORDER BY abs(julianday(m.posted_at) - julianday(?)), m.id
             LIMIT 1
             """,
             (
-                content.fingerprint,
+                fingerprint,
                 utc_iso(posted - CROSS_POST_WINDOW),
                 utc_iso(posted + CROSS_POST_WINDOW),
                 exclude,
@@ -1262,6 +1332,10 @@ class Archive:
                 groups[message_id].append(key)
         for message in messages:
             message["body_html"] = decode_body(message["body_html"])
+            if not message["body_html"] and message["body_text"]:
+                from archive.text import text_as_html  # a plain-text mail
+
+                message["body_html"] = text_as_html(message["body_text"])
             message["attachments"] = attachments[message["id"]]
             message["groups"] = groups[message["id"]]
         thread["messages"] = messages

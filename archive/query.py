@@ -12,6 +12,8 @@ The language, all parts combinable::
                               (``from:yuan...@gmail.com``, ``from:gmail.com``, ``from:jer*``)
     subject:"v1.30"           a word or phrase in the subject
     group:dev                 posted to a group (its address, or the name before the @)
+    id:<a1b2@example.org>     the message with this Message-ID (also msgid:; brackets optional)
+    to:linux-i2c@vger.kernel  a part of the To or Cc of a message imported from mail
     after:2024-03-01          on or after that day (UTC)
     before:2024-04-01         before that day
     on:2024-03-12             during that day
@@ -55,6 +57,9 @@ FIELD_ALIASES = {
     "author": "from",
     "subject": "subject",
     "group": "group",
+    "id": "msgid",
+    "msgid": "msgid",
+    "to": "to",
     "after": "after",
     "before": "before",
     "on": "on",
@@ -105,8 +110,9 @@ class Term:
 
 @dataclass(frozen=True)
 class Field:
-    """``group:`` (matched against where a message was posted), or ``added:last-sync``
-    (what ``after:last-sync`` means: first stored by the last sync run)."""
+    """``group:`` (matched against where a message was posted), ``added:last-sync``
+    (what ``after:last-sync`` means: first stored by the last sync run), ``msgid:`` (a
+    Message-ID without its angle brackets) or ``to:`` (text of To or Cc)."""
 
     name: str
     value: str
@@ -531,6 +537,8 @@ class _Parser:
             return make_term(value, phrase=phrase, prefix=token.prefix, column="subject")
         if name == "from":
             return author_term(value, prefix=token.prefix)
+        if name == "msgid":
+            value = value.strip().removeprefix("<").removesuffix(">")
         return Field(name, value)
 
 

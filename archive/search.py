@@ -388,6 +388,10 @@ class _Compiler:
                 "EXISTS (SELECT 1 FROM postings gp WHERE gp.message_id = m.id"
                 f" AND gp.group_key IN ({placeholders}))"
             )
+        if isinstance(node, Field) and node.name == "msgid":
+            return f"m.rfc822_id = {self.param(node.value)}"
+        if isinstance(node, Field) and node.name == "to":
+            return f"instr(lower(m.recipients), {self.param(node.value.lower())}) > 0"
         raise AssertionError(f"cannot compile {node!r}")  # pragma: no cover
 
     def dates(self, node: DateRange) -> str:

@@ -28,6 +28,7 @@ __all__ = [
     "normalize_subject",
     "strip_footer",
     "strip_list_tags",
+    "text_as_html",
 ]
 
 # --- subjects ---------------------------------------------------------------
@@ -531,6 +532,14 @@ def _crude_text(html: str) -> str:
 
     without_tags = _TAGS.sub(" ", _DROPPED_BLOCKS.sub(" ", html))
     return fold_whitespace(html_entities.unescape(without_tags))
+
+
+def text_as_html(text: str) -> str:
+    """HTML for a plain-text mail body (mail has no HTML of its own): kept preformatted,
+    since list mail lines up code, patches and quotes by its spaces."""
+    import html as html_entities
+
+    return f"<pre>{html_entities.escape(text, quote=False)}</pre>" if text else ""
 
 
 def message_text(body_html: str) -> str:

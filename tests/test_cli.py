@@ -253,7 +253,7 @@ def test_retry_after_nan_is_no_wait(runner, world):
 # --- 7. errors: one code per kind of mistake ----------------------------------------------
 
 
-@pytest.mark.parametrize("prefix", ["to", "tag", "in"])
+@pytest.mark.parametrize("prefix", ["tag", "in", "is"])
 def test_unknown_fields_list_the_known_ones(synced, prefix):
     from archive.query import known_fields
 

@@ -1,0 +1,483 @@
+"""Importing mail into the archive: dedupe by Message-ID and fingerprint, thread by references.
+
+Each message read by :mod:`archive.mail` becomes one ``messages`` row (or joins the
+row it already is) and one posting in its list's group:
+
+* a Message-ID already archived is the same message: if the group already has its
+  posting, nothing changes (importing twice changes nothing); a second list gets a
+  posting of its own;
+* a message scraped from Google Groups carries no Message-ID, so a new one is
+  matched to it by the content fingerprint and time window the archive's own
+  deduplication uses (:meth:`archive.db.Archive.find_same_message`): the scraped row
+  gains the Message-ID and a second posting, the mail's;
+* otherwise it is a new message.
+
+Threads follow the JWZ idea: every Message-ID a message names (its own, In-Reply-To,
+References) belongs to the thread of any other message naming it, so a thread is a
+connected group of references, whatever order the mail arrives in (two threads that
+turn out to be one are merged). Only a message with neither header falls back to its
+subject: a reply (``Re:``) joins the latest thread of this import with the same
+subject in its group.
+
+Writes go in batches of :data:`BATCH` messages, each one transaction: an interrupted
+import keeps whole batches, and importing again completes it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import lzma
+import sqlite3
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from urllib.parse import quote
+
+from archive.db import Archive, encode_body, utc_iso
+from archive.mail import BadMail, MailMessage, RawMail, iter_mail, mail_sources, parse_message
+from scraper.errors import ListarchiveError
+from scraper.models import GroupRef
+
+__all__ = ["BATCH", "ImportSummary", "MissingGroup", "import_mail", "mail_posting_id"]
+
+BATCH = 2000
+# Messages' bytes are deflated together, this many or this much at a time: past
+# that, a bigger block compresses hardly better and costs an export more to open.
+BLOCK_MESSAGES = 64
+BLOCK_BYTES = 256 << 10
+_SUBJECT_MEMORY = 50_000  # subjects remembered for the fallback, newest kept
+_GOOGLE_HOST = "googlegroups.com"
+
+
+class MissingGroup(ListarchiveError):
+    """Messages named no list and no --group was given."""
+
+    exit_code = 2
+
+
+@dataclass
+class ImportSummary:
+    read: int = 0
+    new: int = 0  # messages the archive did not have
+    already: int = 0  # already archived (same Message-ID), nothing changed
+    added_postings: int = 0  # already archived from another list or from Google Groups
+    rejected: int = 0
+    no_group: int = 0  # readable, but no list header and no --group
+    threads_new: int = 0
+    groups: set[str] = field(default_factory=set)
+
+    def line(self) -> str:
+        parts = [f"{self.new:,} new", f"{self.already:,} already archived"]
+        if self.added_postings:
+            parts.append(f"{self.added_postings:,} archived before, now also from this mail")
+        parts.append(f"{self.rejected:,} rejected")
+        if self.no_group:
+            parts.append(f"{self.no_group:,} without a list")
+        return f"Read {self.read:,} messages: " + ", ".join(parts)
+
+
+def mail_posting_id(message_id: str) -> str:
+    """A mail posting's ``google_message_id``: the Message-ID in angle brackets.
+
+    Google's own ids never hold ``<``, so the two kinds cannot collide in a group.
+    """
+    return f"<{message_id}>"
+
+
+def import_mail(
+    archive: Archive,
+    paths: Iterable[str | Path],
+    *,
+    group: str | None = None,
+    on_reject: Callable[[str, str], None] | None = None,
+    on_progress: Callable[[ImportSummary], None] | None = None,
+    progress_every: float = 2.0,
+    now: datetime | None = None,
+) -> ImportSummary:
+    """Import every message under ``paths``; bad messages are counted and skipped.
+
+    ``group`` is the list address for messages whose headers name none.
+    ``on_reject(where, reason)`` is told of each message skipped.
+    """
+    seen = utc_iso(now or datetime.now(UTC))
+    summary = ImportSummary()
+    writer = _Writer(archive, seen, summary)
+    fallback_group = _normalise_group(group) if group else None
+    last_progress = time.monotonic()
+
+    def reject(where: str, reason: str) -> None:
+        summary.rejected += 1
+        if on_reject:
+            on_reject(where, reason)
+
+    try:
+        for source in mail_sources(paths):
+            if isinstance(source, BadMail):
+                reject(source.where or "?", str(source))
+                continue
+            try:
+                for raw in iter_mail(source):
+                    summary.read += 1
+                    _one(writer, raw, fallback_group, reject, summary)
+                    if on_progress and summary.read % 500 == 0:
+                        moment = time.monotonic()
+                        if moment - last_progress >= progress_every:
+                            last_progress = moment
+                            on_progress(summary)
+            except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as err:
+                # A truncated or corrupt compressed stream: what was read is kept.
+                reject(str(source.path), f"stopped reading: {err}")
+        writer.flush()
+    finally:
+        writer.close()
+    archive.merge_search_index()
+    return summary
+
+
+def _one(
+    writer: _Writer,
+    raw: RawMail,
+    fallback_group: str | None,
+    reject: Callable[[str, str], None],
+    summary: ImportSummary,
+) -> None:
+    try:
+        message = parse_message(raw.data, pipermail=raw.pipermail)
+    except BadMail as err:
+        reject(raw.where, str(err))
+        return
+    except Exception as err:  # hostile input must never stop an import
+        reject(raw.where, f"unreadable ({type(err).__name__}: {err})")
+        return
+    group = message.group or _hint_group(raw.group_hint) or fallback_group
+    if group is None:
+        summary.no_group += 1
+        reject(raw.where, "names no list (no List-Id, List-Post or Mailing-list header)")
+        return
+    writer.add(message, group)
+
+
+def _normalise_group(value: str) -> str:
+    value = value.strip().lower()
+    if "@" not in value:
+        value = f"{value}@{_GOOGLE_HOST}"
+    return value
+
+
+def _hint_group(hint: str | None) -> str | None:
+    return _normalise_group(hint) if hint else None
+
+
+class _Writer:
+    """Stores messages in batches of one transaction each."""
+
+    def __init__(self, archive: Archive, seen: str, summary: ImportSummary) -> None:
+        from archive import text
+
+        self.archive = archive
+        self.conn: sqlite3.Connection = archive.db.conn
+        self.seen = seen
+        self.summary = summary
+        self.text = text
+        self.pending = 0
+        self.touched: set[int] = set()
+        self.subjects: dict[tuple[str, str], int] = {}
+        self.known_groups: set[str] = set()
+        self._transaction: object | None = None
+        self.block_rows: list[tuple[int, int, int, int, str | None]] = []
+        self.block_parts: list[bytes] = []
+        self.block_size = 0
+        # Matching scraped copies costs a lookup per message: skip it when the archive
+        # holds no message without a Message-ID (none came from Google Groups).
+        self.scraped_exist = self.conn.execute(
+            "SELECT (SELECT count(*) FROM messages)"
+            " > (SELECT count(*) FROM messages WHERE rfc822_id IS NOT NULL)"
+        ).fetchone()[0]
+
+    # transactions ------------------------------------------------------------------
+
+    def _begin(self) -> None:
+        if self._transaction is None:
+            self._transaction = self.archive._write()  # noqa: SLF001 - same package
+            self._transaction.__enter__()  # type: ignore[attr-defined]
+
+    def flush(self) -> None:
+        if self._transaction is None:
+            return
+        self._flush_block()
+        self._finish_threads()
+        transaction, self._transaction = self._transaction, None
+        transaction.__exit__(None, None, None)  # type: ignore[attr-defined]
+        self.pending = 0
+
+    def close(self) -> None:
+        if self._transaction is not None:
+            transaction, self._transaction = self._transaction, None
+            try:
+                raise RuntimeError("import interrupted")
+            except RuntimeError as err:
+                transaction.__exit__(type(err), err, err.__traceback__)  # type: ignore[attr-defined]
+
+    # messages ----------------------------------------------------------------------
+
+    def add(self, message: MailMessage, group: str) -> None:
+        self._begin()
+        conn = self.conn
+        self._ensure_group(group, message)
+        posting = mail_posting_id(message.message_id)
+        row = conn.execute(
+            "SELECT id FROM messages WHERE rfc822_id = ?", (message.message_id,)
+        ).fetchone()
+        if row is not None:
+            has_posting = conn.execute(
+                "SELECT 1 FROM postings WHERE group_key = ? AND google_message_id = ?",
+                (group, posting),
+            ).fetchone()
+            if has_posting:
+                self.summary.already += 1
+                return
+            self.summary.added_postings += 1
+            message_id = row[0]
+        else:
+            message_id = self._store(message, group)
+        thread_id = self._thread(message, group)
+        conn.execute(
+            """
+            INSERT INTO postings (message_id, group_key, thread_id, topic_id,
+                google_message_id, position, url, first_seen_at, last_seen_at)
+            VALUES (?, ?, ?, (SELECT topic_id FROM threads WHERE id = ?), ?, 0, ?, ?, ?)
+            """,
+            (message_id, group, thread_id, thread_id, posting,
+             self._url(group, message), self.seen, self.seen),
+        )  # fmt: skip
+        self.touched.add(thread_id)
+        self.pending += 1
+        if self.pending >= BATCH:
+            self.flush()
+
+    def _store(self, message: MailMessage, group: str) -> int:
+        """The row of a message new to the archive by its Message-ID: a matching
+        scraped message's, else a new one."""
+        text = self.text
+        if message.body_text:
+            body_text = text.strip_footer(message.body_text)
+        else:
+            body_text = text.message_text(message.body_html)
+        fingerprint = text.fingerprint(message.author, message.subject, body_text)
+        posted_at = utc_iso(message.posted_at)
+        charset = message.body_charset if body_text == message.body_text else None
+        mail_values = (
+            message.message_id,
+            message.in_reply_to,
+            " ".join(message.references) or None,
+            message.recipients or None,
+            message.list_id,
+        )
+        scraped = None
+        if self.scraped_exist:
+            scraped = self.archive.find_same_message(
+                fingerprint, posted_at, group, conn=self.conn, only_without_rfc822_id=True
+            )
+        conn = self.conn
+        if scraped is not None:
+            conn.execute(
+                """
+                UPDATE messages SET rfc822_id = ?, in_reply_to = ?, reference_ids = ?,
+                    recipients = ?, list_id = ?, last_seen_at = ?
+                WHERE id = ?
+                """,
+                (*mail_values, self.seen, scraped),
+            )
+            message_id = scraped
+            self.summary.added_postings += 1
+        else:
+            cursor = conn.execute(
+                """
+                INSERT INTO messages (subject, author, masked_address, posted_at, body_html,
+                    body_text, fingerprint, first_seen_at, last_seen_at, rfc822_id,
+                    in_reply_to, reference_ids, recipients, list_id)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+                (message.subject, message.author, message.address, posted_at,
+                 encode_body(message.body_html), body_text, fingerprint, self.seen, self.seen,
+                 *mail_values),
+            )  # fmt: skip
+            message_id = cursor.lastrowid
+            self.summary.new += 1
+        self._add_source(message_id, message.headers, b"" if charset else message.body, charset)
+        return message_id
+
+    def _add_source(self, message_id: int, headers: bytes, body: bytes, charset: str | None):
+        self.block_rows.append((message_id, self.block_size, len(headers), len(body), charset))
+        self.block_parts += (headers, body)
+        self.block_size += len(headers) + len(body)
+        if self.block_size >= BLOCK_BYTES or len(self.block_rows) >= BLOCK_MESSAGES:
+            self._flush_block()
+
+    def _flush_block(self) -> None:
+        if not self.block_rows:
+            return
+        data = zlib.compress(b"".join(self.block_parts), 6)
+        block = self.conn.execute("INSERT INTO mail_blocks (data) VALUES (?)", (data,)).lastrowid
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO mail_sources (message_id, block, start, header_length,"
+            " body_length, body_charset) VALUES (?, ?, ?, ?, ?, ?)",
+            [(row[0], block, *row[1:]) for row in self.block_rows],
+        )
+        self.block_rows.clear()
+        self.block_parts.clear()
+        self.block_size = 0
+
+    # groups and threads ------------------------------------------------------------------
+
+    def _ensure_group(self, group: str, message: MailMessage) -> None:
+        if group in self.known_groups:
+            return
+        name, _, domain = group.partition("@")
+        google = message.google_group or domain == _GOOGLE_HOST
+        ref = GroupRef(name, None if domain == _GOOGLE_HOST else domain)
+        url = ref.url if google else f"mailto:{group}"
+        self.conn.execute(
+            """
+            INSERT INTO groups (key, name, domain, email, url)
+            VALUES (?, ?, ?, ?, ?) ON CONFLICT (key) DO NOTHING
+            """,
+            (group, name, ref.domain, group, url),
+        )
+        self.known_groups.add(group)
+        self.summary.groups.add(group)
+
+    @staticmethod
+    def _url(group: str, message: MailMessage) -> str:
+        quoted = quote(message.message_id, safe="")
+        if message.google_group or group.endswith("@" + _GOOGLE_HOST):
+            name, _, domain = group.partition("@")
+            prefix = "" if domain == _GOOGLE_HOST else f"/a/{domain}"
+            return f"https://groups.google.com{prefix}/d/msgid/{name}/{quoted}"
+        return f"mid:{quoted}"
+
+    def _thread(self, message: MailMessage, group: str) -> int:
+        conn = self.conn
+        ids = list(dict.fromkeys([*message.references, message.in_reply_to, message.message_id]))
+        ids = [i for i in ids if i]
+        found = sorted(
+            {
+                row[0]
+                for row in conn.execute(
+                    "SELECT thread_id FROM mail_ids WHERE group_key = ?"
+                    " AND rfc822_id IN (SELECT value FROM json_each(?))",
+                    (group, json.dumps(ids)),
+                )
+            }
+        )
+        base = self.text.normalize_subject(message.subject)
+        reply = base.startswith("re: ")
+        subject_key = (group, base.removeprefix("re: "))
+        if not found and reply and not message.references and not message.in_reply_to:
+            candidate = self.subjects.get(subject_key)
+            if candidate is not None:
+                found = [candidate]
+        if not found:
+            thread_id = self._new_thread(message, group)
+        else:
+            thread_id = found[0]
+            if len(found) > 1:
+                self._merge(group, thread_id, found[1:])
+        conn.executemany(
+            "INSERT OR IGNORE INTO mail_ids (group_key, rfc822_id, thread_id) VALUES (?, ?, ?)",
+            [(group, i, thread_id) for i in ids],
+        )
+        self.subjects.pop(subject_key, None)
+        self.subjects[subject_key] = thread_id
+        if len(self.subjects) > _SUBJECT_MEMORY:
+            del self.subjects[next(iter(self.subjects))]
+        return thread_id
+
+    def _new_thread(self, message: MailMessage, group: str) -> int:
+        digest = hashlib.blake2b(
+            f"{group}\0{message.message_id}".encode("utf-8", "surrogatepass"), digest_size=6
+        ).hexdigest()
+        topic_id = "m" + digest
+        posted = utc_iso(message.posted_at)
+        cursor = self.conn.execute(
+            """
+            INSERT INTO threads (group_key, topic_id, subject, created_at, last_activity_at,
+                message_count, messages_seen, complete, url, first_seen_at, fetched_at)
+            VALUES (?, ?, ?, ?, ?, 1, 1, 1, ?, ?, ?)
+            ON CONFLICT (group_key, topic_id) DO UPDATE SET fetched_at = excluded.fetched_at
+            RETURNING id
+            """,
+            (group, topic_id, message.subject, posted, posted, self._url(group, message),
+             self.seen, self.seen),
+        )  # fmt: skip
+        self.summary.threads_new += 1
+        return cursor.fetchone()[0]
+
+    def _merge(self, group: str, keep: int, others: list[int]) -> None:
+        conn = self.conn
+        others_json = json.dumps(others)
+        conn.execute(
+            "UPDATE postings SET thread_id = ?, topic_id = (SELECT topic_id FROM threads"
+            " WHERE id = ?) WHERE thread_id IN (SELECT value FROM json_each(?))",
+            (keep, keep, others_json),
+        )
+        conn.execute(
+            "UPDATE mail_ids SET thread_id = ? WHERE group_key = ?"
+            " AND thread_id IN (SELECT value FROM json_each(?))",
+            (keep, group, others_json),
+        )
+        conn.execute(
+            "DELETE FROM threads WHERE id IN (SELECT value FROM json_each(?))", (others_json,)
+        )
+        gone = set(others)
+        for key, value in self.subjects.items():
+            if value in gone:
+                self.subjects[key] = keep
+        for other in others:
+            self.touched.discard(other)
+            self.summary.threads_new -= 1
+        self.touched.add(keep)
+
+    def _finish_threads(self) -> None:
+        """Counts, dates and positions of the threads this batch touched."""
+        if not self.touched:
+            return
+        touched = json.dumps(sorted(self.touched))
+        self.touched.clear()
+        conn = self.conn
+        conn.execute(
+            """
+            UPDATE threads SET (message_count, messages_seen, created_at, last_activity_at) =
+                (SELECT count(*), count(*), min(m.posted_at), max(m.posted_at)
+                 FROM postings p JOIN messages m ON m.id = p.message_id
+                 WHERE p.thread_id = threads.id)
+            WHERE id IN (SELECT value FROM json_each(?))
+            """,
+            (touched,),
+        )
+        conn.execute(
+            """
+            UPDATE postings SET position = ordered.position FROM (
+                SELECT p.id, row_number() OVER (
+                    PARTITION BY p.thread_id ORDER BY m.posted_at, m.id) - 1 AS position
+                FROM postings p JOIN messages m ON m.id = p.message_id
+                WHERE p.thread_id IN (SELECT value FROM json_each(?))
+            ) AS ordered
+            WHERE postings.id = ordered.id AND postings.position != ordered.position
+            """,
+            (touched,),
+        )
+        # Thread subjects: the earliest message's.
+        conn.execute(
+            """
+            UPDATE threads SET subject = (
+                SELECT m.subject FROM postings p JOIN messages m ON m.id = p.message_id
+                WHERE p.thread_id = threads.id ORDER BY p.position LIMIT 1)
+            WHERE id IN (SELECT value FROM json_each(?))
+            """,
+            (touched,),
+        )
