@@ -320,7 +320,9 @@ def sync_command(
     help="The list (e.g. linux-i2c@vger.kernel.org) for messages whose headers name none "
     "(no List-Post, List-Id or Mailing-list).",
 )
-def import_command(paths: tuple[str, ...], db_path: str, group: str | None) -> None:
+def import_command(
+    paths: tuple[str, ...], db_path: str | None, config_file: str | None, group: str | None
+) -> None:
     """Import mail: mbox (mboxo or mboxrd, also .gz, .xz or .bz2), Maildir, a Google
     Takeout Groups export, or Mailman pipermail monthly .txt(.gz) archives.
 
@@ -350,7 +352,7 @@ def import_command(paths: tuple[str, ...], db_path: str, group: str | None) -> N
         rate = summary.read / max(time.monotonic() - started, 1e-9)
         click.echo(f"read {summary.read:,} messages ({rate:,.0f}/s)", err=True)
 
-    with Archive(db_path) as archive:
+    with Archive(settings(config_file, db_path).db) as archive:
         summary = import_mail(
             archive, paths, group=group, on_reject=rejected, on_progress=progress
         )
