@@ -671,6 +671,9 @@ class Archive:
         if len(applied) < SCHEMA_VERSION:
             with self._write():
                 MIGRATIONS.apply(self.db)
+            # A migration that rebuilt the search index (schema 7) leaves it in ten or
+            # so segments; searches read one merged segment several times faster.
+            self.merge_search_index()
 
     def _open_readonly(self, busy_timeout: float) -> bool:
         """Open without writing; False when the schema needs an upgrade first."""

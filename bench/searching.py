@@ -16,13 +16,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+from archive.search import WEIGHTS
 from bench.common import listarchive_command, median, percentile, python_env, run_child
 
 FTS_BASELINE = "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? LIMIT 20"
 # FTS5's own cost of ranking every match: the floor under any top 20 by relevance.
 RANKED_BASELINE = (
     "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?"
-    " ORDER BY bm25(messages_fts, 10.0, 2.0, 1.0) LIMIT 20"
+    f" ORDER BY bm25(messages_fts, {', '.join(map(str, WEIGHTS))}) LIMIT 20"
 )
 DATE_BASELINE = (
     "SELECT id FROM messages WHERE posted_at >= ? AND posted_at < ?"

@@ -684,6 +684,7 @@ def test_schema_6_search_index_is_rebuilt_on_the_messages_table(path):
         assert search(upgraded, "masked_address: ann") == [1]
         assert search(upgraded, "author: bob") == [2]
         assert_fts_consistent(upgraded)
+        assert len(upgraded.search_index_segments()) == 1
         [(rank,)] = conn.execute("SELECT v FROM messages_fts_config WHERE k = 'rank'")
         assert rank == f"bm25({', '.join(str(w) for w in WEIGHTS)})"
         # the triggers follow the messages table's columns
