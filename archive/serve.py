@@ -141,7 +141,7 @@ def prepare_connection(conn) -> None:
 
 
 @hookimpl
-def render_cell(value, column, table, database, datasette):
+def render_cell(row, value, column, table, database, datasette):
     if column == "body_text" and isinstance(value, str):
         return Markup(f'<div style="{_BODY_STYLE}">{escape(value)}</div>')
     if column == "body_html" and isinstance(value, bytes | str):
@@ -152,6 +152,9 @@ def render_cell(value, column, table, database, datasette):
         # None: a canned query's result (the search query lists thread ids too)
         href = thread_path(datasette, database, value)
         return Markup(f'<a href="{escape(href)}">thread {value}</a>')
+    if column == "topic_id" and table == "threads" and isinstance(value, str):
+        href = thread_path(datasette, database, row["id"])
+        return Markup(f'<a href="{escape(href)}">{escape(value)}</a>')
     return None
 
 

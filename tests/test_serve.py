@@ -207,6 +207,8 @@ def test_serve_pages_link_a_post_to_its_thread(served, archive_path):
     )
     page = served.get("/archive/posts", params={"_search": "zyzzyva"}).text
     assert f'href="/archive/thread?thread_id={thread_id}"' in page
+    threads = served.get("/archive/threads", params={"id": thread_id}).text
+    assert f'href="/archive/thread?thread_id={thread_id}"' in threads
     thread_page = served.get("/archive/thread", params={"thread_id": thread_id}).text
     assert "zyzzyva <b>bold</b>" in thread_page  # the HTML body, rendered
 
