@@ -169,11 +169,11 @@ def build(path: str | Path, *, settings: dict[str, Any] | None = None) -> Datase
     """A Datasette instance serving the archive at ``path`` read-only, plugin registered.
 
     The file is opened as an archive first: a missing, foreign or corrupt file is an
-    :class:`~scraper.errors.ArchiveError`, and an older schema is upgraded, as any
-    command does. Datasette then reads it through read-only connections.
+    :class:`~scraper.errors.ArchiveError`, and only an older schema is written (upgraded,
+    as any command does). Datasette then reads it through read-only connections.
     """
     path = Path(path)
-    with Archive(path, create=False):
+    with Archive(path, create=False, readonly=True):
         pass
     if pm.get_plugin(_PLUGIN_NAME) is None:
         pm.register(sys.modules[__name__], name=_PLUGIN_NAME)
