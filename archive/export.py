@@ -20,7 +20,7 @@ import re
 import sys
 import unicodedata
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
@@ -39,6 +39,7 @@ __all__ = [
     "resolve_target",
     "resolve_thread",
     "select_threads",
+    "site_names",
     "subject_tags",
     "thread_start",
     "thread_to_json",
@@ -229,6 +230,15 @@ def _once_per_cross_post(archive, keys: list[ThreadKey], *, listed: bool) -> lis
     """
     if len(keys) < 2:
         return keys
+    kept = _cross_post_choice(archive, keys, listed=listed)
+    return [key for key in keys if kept.get(key, key) == key]
+
+
+def _cross_post_choice(
+    archive, keys: list[ThreadKey], *, listed: bool
+) -> dict[ThreadKey, ThreadKey]:
+    """For each thread of ``keys``, the thread of ``keys`` exported in its place
+    (itself, unless it is a cross-post exported under another group)."""
     rows = archive.db.execute(
         "SELECT t.group_key, t.topic_id, p.message_id, p.first_seen_at, p.id"
         " FROM threads t JOIN postings p ON p.id = (SELECT q.id FROM postings q"
@@ -243,9 +253,31 @@ def _once_per_cross_post(archive, keys: list[ThreadKey], *, listed: bool) -> lis
         rank = order[key] if listed else (first_seen, posting_id)
         if message_id not in best or rank < best[message_id][0]:
             best[message_id] = (rank, key)
-    kept = {key for _, key in best.values()}
-    opening = {(g, t): m for g, t, m, *_ in rows}
-    return [key for key in keys if key in kept or key not in opening]
+    return {(g, t): best[m][1] for g, t, m, *_ in rows}
+
+
+def site_names(archive, group_keys: Sequence[str] = (), *, ext: str = "md") -> dict[ThreadKey, str]:
+    """The file name of each thread of these groups (every group if none) in an
+    export of them all into an empty folder, oldest first: what a site built from
+    ``export --group ... --out DIR`` serves. A cross-post not exported under its own
+    group maps to the name of the one that is."""
+    rows = [row for key in group_keys or [None] for row in archive.list_threads(key)]
+    far_past = datetime.min.replace(tzinfo=UTC)
+    rows.sort(key=lambda r: (_when(r["created_at"]) or far_past, r["group_key"], r["topic_id"]))
+    keys = [(row["group_key"], row["topic_id"]) for row in rows]
+    choice = _cross_post_choice(archive, keys, listed=False) if len(keys) > 1 else {}
+    taken: set[str] = set()
+    names: dict[ThreadKey, str] = {}
+    for row, key in zip(rows, keys, strict=True):
+        if choice.get(key, key) != key:
+            continue
+        name = next(n for n in _name_options(row, ext) if _free(n, taken))
+        taken.add(name)
+        names[key] = name
+    for key in keys:
+        if key not in names and choice.get(key) in names:
+            names[key] = names[choice[key]]
+    return names
 
 
 def _query_threads(archive, query: str, group_keys: list[str] | None) -> list[ThreadKey]:
@@ -862,7 +894,7 @@ def _choose_name(
                 return name
         names = _name_options(thread, ext)
     for name in names:
-        if name in used:
+        if not _free(name, used) or _next_door(directory, name, source, owner):
             continue
         path = directory / name
         if path.parent != directory or path.name != name:  # never, but never write there
@@ -872,6 +904,38 @@ def _choose_name(
         if owner.get(name) == source:
             return name
     raise ListarchiveError(f"no free file name for thread {source}")
+
+
+_DATED_NAME = re.compile(r"(\d{4}-\d\d-\d\d)-(.+)\Z")
+
+
+def _neighbours(name: str) -> list[str]:
+    """The same name dated a day before and a day after.
+
+    Names are dated in UTC, but Jekyll dates a post's URL in the site's time zone,
+    which may move a thread to the day before or after: two threads with the same
+    subject on neighbouring days could then share one URL, and Jekyll would
+    silently build only one of them. Such a name is lengthened like a same-day one.
+    """
+    match = _DATED_NAME.match(name)
+    if not match:
+        return []
+    day = datetime.fromisoformat(match.group(1))
+    return [f"{(day + timedelta(days=step)):%Y-%m-%d}-{match.group(2)}" for step in (-1, 1)]
+
+
+def _free(name: str, taken: set[str]) -> bool:
+    """Whether ``name`` can be given next to the names in ``taken``."""
+    return name not in taken and not any(other in taken for other in _neighbours(name))
+
+
+def _next_door(directory: Path, name: str, source: str, owner: dict[str, str]) -> bool:
+    """Whether a file of another thread (or not an export) has the same slug a day
+    before or after (see :func:`_neighbours`)."""
+    return any(
+        owner.get(other) != source and (directory / other).exists()
+        for other in _neighbours(name)
+    )
 
 
 def _indent(text: str) -> str:

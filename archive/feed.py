@@ -429,8 +429,14 @@ def build_feed(
     limit = limit or None
     keys = resolve_groups(archive, groups)
     group_rows = _group_rows(archive)
-    site = _SiteLinks(base_link, timezone) if base_link is not None else None
     with archive_errors(archive.path):
+        site = None
+        if base_link is not None:
+            from archive.export import site_names
+
+            # Names as an export of the same groups into an empty folder gives them,
+            # so a thread whose name the export lengthened is linked by that name.
+            site = _SiteLinks(base_link, timezone, site_names(archive, keys))
         if threads:
             thread_ids = None
             if query is not None:
@@ -612,17 +618,14 @@ def _thread_rows(archive: Archive, thread_ids: Iterable[int]) -> dict[int, dict[
 class _SiteLinks:
     base_link: str
     timezone: tzinfo | None
+    names: dict[tuple[str, str], str]  # what the export calls each thread's file
 
     def link(self, thread: dict[str, Any]) -> str:
-        """The page a static site builds from the thread's export.
-
-        Only when two threads start on the same day with the same subject does the
-        export lengthen a name, and then by the order it met them in; the feed cannot
-        know that order and links to the plain name.
-        """
+        """The page a static site builds from the thread's export."""
         from archive.export import export_filename, thread_start
 
-        name = export_filename(thread, set())
+        key = (thread["group_key"], thread["topic_id"])
+        name = self.names.get(key) or export_filename(thread, set())
         return base_link_url(
             self.base_link, name, started=thread_start(thread), timezone=self.timezone
         )

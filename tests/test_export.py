@@ -29,6 +29,7 @@ from archive.export import (
     render_thread_text,
     resolve_thread,
     select_threads,
+    site_names,
     subject_tags,
     thread_to_json,
     thread_to_markdown,
@@ -799,3 +800,21 @@ def test_a_cross_post_is_exported_once_under_the_group_archived_first(synced, db
         dev_url = archive.get_thread(*key)["url"]
         assert select_threads(archive, [dev_url, thread_url(release)]) == [key]
         assert select_threads(archive, [thread_url(release), dev_url]) == [(ANN_KEY, release.id)]
+
+
+def test_same_subject_on_neighbouring_days_gets_distinct_slugs(made, tmp_path):
+    """A site in another time zone may date both on one day: Jekyll would build one."""
+    save(made, DEV, "AAAAAAAAAAA", "Daily report", at=datetime(2024, 1, 8, 23, tzinfo=UTC))
+    save(made, DEV, "BBBBBBBBBBB", "Daily report", at=datetime(2024, 1, 9, 1, tzinfo=UTC))
+    save(made, DEV, "CCCCCCCCCCC", "Daily report", at=datetime(2024, 1, 11, 1, tzinfo=UTC))
+    keys = select_threads(made, group="dev")
+    written = export_threads(made, keys, tmp_path / "out")
+    assert [p.name for p in written] == [
+        "2024-01-08-daily-report.md",
+        "2024-01-09-daily-report-bbbbbbbbbbb.md",
+        "2024-01-11-daily-report.md",  # two days apart: no time zone brings them together
+    ]
+    # The feed links by the names the export gives.
+    assert site_names(made, [DEV_KEY]) == {
+        key: path.name for key, path in zip(keys, written, strict=True)
+    }
