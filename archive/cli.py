@@ -450,11 +450,10 @@ def runs_command(db_path: str | None, config_file: str | None, limit: int, as_js
     """
     import json
 
-    from archive.db import Archive
+    from archive.report import list_runs
     from archive.sync import format_runs
 
-    with Archive(settings(config_file, db_path).db, create=False, readonly=True) as archive:
-        rows = archive.list_runs(limit)
+    rows = list_runs(settings(config_file, db_path).db, limit)
     if as_json:
         click.echo(json.dumps(rows, indent=2, ensure_ascii=False))
     else:

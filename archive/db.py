@@ -1475,6 +1475,22 @@ class Archive:
             raise ValueError(f"no run with id {run_id}")
 
     @_guarded
+    def saved_since(self, start: str, end: str | None = None) -> dict[str, int]:
+        """What the archive shows was saved from ``start`` to ``end`` (stored times): for
+        a run that died before recording its own counts."""
+        bounds = (start, end or "9999-12-31T23:59:59Z")
+        conn = self.db.conn
+        return {
+            "threads_fetched": conn.execute(
+                "SELECT count(*) FROM threads WHERE fetched_at >= ? AND fetched_at < ?", bounds
+            ).fetchone()[0],
+            "messages_new": conn.execute(
+                "SELECT count(*) FROM messages WHERE first_seen_at >= ? AND first_seen_at < ?",
+                bounds,
+            ).fetchone()[0],
+        }
+
+    @_guarded
     def list_runs(self, limit: int = 20) -> list[dict[str, Any]]:
         """The most recent runs first; ``groups`` and ``errors`` decoded to lists."""
         rows = self._rows(

@@ -9,7 +9,7 @@ from typing import Any
 
 from archive.db import Archive
 
-__all__ = ["Removed", "describe_changes", "format_stats", "remove_group"]
+__all__ = ["Removed", "describe_changes", "format_stats", "list_runs", "remove_group"]
 
 
 def describe_changes(db_path: str | Path, summary: dict[str, Any]) -> dict[str, Any]:
@@ -35,6 +35,26 @@ def describe_changes(db_path: str | Path, summary: dict[str, Any]) -> dict[str, 
 def _for_group(message: dict[str, Any], group_key: str) -> dict[str, Any]:
     urls = message.pop("urls")
     return {**message, "url": urls.get(group_key) or next(iter(urls.values()), None)}
+
+
+def list_runs(db_path: str | Path, limit: int) -> list[dict[str, Any]]:
+    """``listarchive runs``: the recorded runs, newest first. A run still marked running
+    shows what the archive holds from it so far; if no sync holds the lock, its process
+    died (``kill -9``, a power cut) and it shows as interrupted."""
+    from archive.sync import lock_held
+
+    with Archive(db_path, create=False, readonly=True) as archive:
+        runs = archive.list_runs(limit)
+        later: str | None = None
+        for run in runs:
+            if run["status"] == "running":
+                run.update(archive.saved_since(run["started_at"], later))
+                if lock_held(db_path) is False:
+                    run["status"] = "interrupted"
+                    run["errors"] = [*run["errors"], "the process ended before recording its "
+                                     "result"]  # fmt: skip
+            later = run["started_at"]
+    return runs
 
 
 # --- stats ------------------------------------------------------------------------

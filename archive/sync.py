@@ -335,27 +335,47 @@ class TerminalProgress(SyncProgress):
         self.summaries = summaries
         self.file = file
         self._bar: Any = None
+        self._messages = 0
+        self._started = 0.0
+
+    def _rate(self, _item: Any = None) -> str:
+        import time
+
+        elapsed = max(time.monotonic() - self._started, 1e-3)
+        return f"{self._messages} messages, {self._messages / elapsed:.1f}/s"
 
     def group_started(self, target: SyncTarget, group: Group | None) -> None:
+        import time
+
         import click
 
         self._close_bar()
         if group is None:
             return
+        self._messages, self._started = 0, time.monotonic()
         self._bar = click.progressbar(
             length=group.total_topics or 0,
             label=target.key,
             file=self.file or sys.stderr,
             hidden=not self.show_bar,
             show_pos=True,
+            item_show_func=self._rate,
         )
         self._bar.__enter__()
 
     def topic_checked(self, topic: Topic, fetched: bool) -> None:
-        if self._bar is not None:
-            if self._bar.length and self._bar.pos >= self._bar.length:
-                self._bar.length += 1  # topics added upstream during the walk
-            self._bar.update(1)
+        if self._bar is None:
+            return
+        if not fetched and self._bar.length and self._bar.length > self._bar.pos + 1:
+            # A topic already archived is work that needs no doing: it shortens the bar
+            # rather than advancing it, so a resumed run's ETA counts fetches only.
+            self._bar.length -= 1
+            self._bar.render_progress()
+            return
+        self._messages += (topic.message_count or 0) if fetched else 0
+        if self._bar.length and self._bar.pos >= self._bar.length:
+            self._bar.length += 1  # topics added upstream during the walk
+        self._bar.update(1)
 
     def group_finished(self, result: GroupResult) -> None:
         import click
@@ -380,6 +400,26 @@ class TerminalProgress(SyncProgress):
 # --- locking and interruption ------------------------------------------------------------
 
 
+def lock_path(db_path: str | Path) -> str:
+    """The sync lock of an archive, on its resolved path: two paths to one file (a
+    symlink, ../x) are one archive."""
+    return f"{Path(db_path).resolve()}.lock"
+
+
+def lock_held(db_path: str | Path) -> bool | None:
+    """Whether a sync holds the archive's lock now; None when that cannot be told (no
+    right to create the lock file)."""
+    lock = filelock.FileLock(lock_path(db_path), timeout=0)
+    try:
+        lock.acquire()
+    except filelock.Timeout:
+        return True
+    except OSError:
+        return None
+    lock.release()
+    return False
+
+
 @contextlib.contextmanager
 def archive_lock(db_path: str | Path) -> Iterator[None]:
     """Hold ``<db_path>.lock`` for a run; :class:`ArchiveLocked` at once if another run has it.
@@ -387,9 +427,8 @@ def archive_lock(db_path: str | Path) -> Iterator[None]:
     The OS releases the lock when its process ends, however it ends, so a killed
     run never leaves a stale lock behind.
     """
-    # Resolved, so two paths to one file (a symlink, ../x) take the same lock.
-    lock_path = f"{Path(db_path).resolve()}.lock"
-    lock = filelock.FileLock(lock_path, timeout=0)
+    path = lock_path(db_path)
+    lock = filelock.FileLock(path, timeout=0)
     try:
         lock.acquire()
     except filelock.Timeout:
@@ -398,7 +437,7 @@ def archive_lock(db_path: str | Path) -> Iterator[None]:
         ) from None
     except OSError as err:
         raise ArchiveError(
-            f"cannot create the lock file {lock_path}: {err.strerror or err}"
+            f"cannot create the lock file {path}: {err.strerror or err}"
         ) from None
     try:
         yield
@@ -566,6 +605,7 @@ def _record_run(
 
 def _close_abandoned_runs(archive: Archive, now: Callable[[], datetime]) -> None:
     """Runs still marked running belong to processes that died (we hold the lock now)."""
+    later: str | None = None  # the next run's start ends what a dead run can have saved
     for run in archive.list_runs(limit=100):
         if run["status"] == "running":
             archive.finish_run(
@@ -573,7 +613,9 @@ def _close_abandoned_runs(archive: Archive, now: Callable[[], datetime]) -> None
                 status="interrupted",
                 finished_at=now(),
                 errors=[*run["errors"], "the process ended before recording its result"],
+                **archive.saved_since(run["started_at"], later),
             )
+        later = run["started_at"]
 
 
 def _sync_target(

@@ -574,3 +574,135 @@ def test_dns_failures_name_the_host(tmp_path):
          "golang-announce"], tmp_path)  # fmt: skip
     assert result.returncode == 5, result.stderr
     assert "cannot resolve mirror.example.invalid: check the network or proxy" in result.stderr
+
+
+def test_shell_completion_completes_commands(tmp_path):
+    listarchive = Path(sys.executable).parent / "listarchive"
+    if not listarchive.exists():
+        pytest.skip("the listarchive script is not installed beside this Python")
+    env = {**os.environ, "_LISTARCHIVE_COMPLETE": "bash_complete",
+           "COMP_WORDS": "listarchive gr", "COMP_CWORD": "1"}  # fmt: skip
+    result = subprocess.run([listarchive], env=env, capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["plain,groups"], result
+    env["COMP_WORDS"], env["COMP_CWORD"] = "listarchive groups r", "2"
+    result = subprocess.run([listarchive], env=env, capture_output=True, text=True, timeout=60)
+    assert result.stdout.split() == ["plain,remove"], result
+    env["_LISTARCHIVE_COMPLETE"] = "bash_source"
+    script = subprocess.run([listarchive], env=env, capture_output=True, text=True, timeout=60)
+    assert "_LISTARCHIVE_COMPLETE=bash_complete" in script.stdout
+
+
+# --- 11. progress and runs -------------------------------------------------------------------
+
+
+def start_sync(db: Path, sim, *args: str, **popen) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LISTARCHIVE_")}
+    return subprocess.Popen(
+        [sys.executable, "-c", "from archive.cli import cli; cli()", "sync", "--db", str(db),
+         "--base-url", sim.base_url, "--delay", "0", *args],
+        cwd=db.parent, env={**env, "PYTHONPATH": str(REPO)}, text=True, **popen,
+    )  # fmt: skip
+
+
+def slow_world(topics: int):
+    state = GroupsState(seed=5)
+    group = state.add_group("slow", None, "Slow group")
+    for i in range(topics):
+        topic = state.add_topic(group, f"slow topic {i}", "Ann Author", "ann@example.com",
+                                f"<div>opening {i}</div>")  # fmt: skip
+        state.add_message(topic, "Bob", "bob@example.net", f"<div>reply {i}</div>")
+    return state
+
+
+def stored(db: Path, sql: str) -> int:
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=1) as conn:
+            return conn.execute(sql).fetchone()[0]
+    except sqlite3.OperationalError:
+        return 0
+
+
+def test_a_killed_run_shows_what_it_saved(runner, tmp_path):
+    import signal
+
+    with Simulator(slow_world(30)) as sim:
+        sim.fault("latency", seconds=0.1)
+        db = tmp_path / "work" / "listarchive.db"
+        process = start_sync(db, sim, "slow", stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)  # fmt: skip
+        deadline = time.monotonic() + 60
+        while stored(db, "SELECT count(*) FROM threads") < 3:
+            assert process.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=10)
+        messages = stored(db, "SELECT count(*) FROM messages")
+        threads = stored(db, "SELECT count(*) FROM threads")
+        [run] = json.loads(runner.invoke(cli, ["runs", "--json"]).stdout)
+        assert run["status"] == "interrupted"
+        assert (run["messages_new"], run["threads_fetched"]) == (messages, threads)
+        assert 6 <= messages < 60
+        assert "the process ended before recording its result" in run["errors"]
+        table = runner.invoke(cli, ["runs"]).stdout
+        assert "interrupted" in table and str(messages) in table
+
+        sim.clear_faults()
+        time.sleep(1.05 - datetime.now(UTC).microsecond / 1e6)
+        assert sync(runner, sim, "-q", "slow").exit_code == 0
+        latest, killed = json.loads(runner.invoke(cli, ["runs", "--json"]).stdout)
+        assert killed["status"] == "interrupted" and killed["messages_new"] == messages
+        assert latest["status"] == "ok" and latest["messages_new"] == 60 - messages
+
+
+def test_the_progress_bar_shows_messages_and_their_rate(tmp_path):
+    import pty
+
+    with Simulator(slow_world(12)) as sim:
+        sim.fault("latency", seconds=0.05)
+        main, secondary = pty.openpty()
+        process = start_sync(tmp_path / "lists.db", sim, "slow", stdout=subprocess.DEVNULL,
+                             stderr=secondary)  # fmt: skip
+        os.close(secondary)
+        output = b""
+        while True:
+            try:
+                chunk = os.read(main, 4096)
+            except OSError:  # the other end closed
+                break
+            if not chunk:
+                break
+            output += chunk
+        os.close(main)
+        assert process.wait(timeout=60) == 0
+    text = output.decode("utf-8", "replace")
+    assert "slow@googlegroups.com" in text
+    assert "24 messages, " in text and "/s" in text
+    assert "12/12" in text
+
+
+def test_the_readme_cron_example_mails_what_sync_added(runner, world):
+    """The README's cron line pipes ``sync --json`` through jq: run that filter, in jq,
+    on a real run's output."""
+    import re
+    import shlex
+
+    jq = shutil.which("jq")
+    if jq is None:
+        pytest.skip("jq is not installed (.ci/run installs it)")
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    [line] = [x for x in readme.splitlines() if "sync --quiet --json | jq" in x and "mail" in x]
+    words = shlex.split(line.split("sync --quiet --json", 1)[1])
+    assert words[:3] == ["|", "jq", "-r"] and words[4] == "|"
+    words = words[1:4]
+    state, topics, sim = world
+    result = sync(runner, sim, "--quiet", "--json", "demo-announce")
+    mailed = subprocess.run([jq, "-r", words[2]], input=result.stdout, capture_output=True,
+                            text=True, check=True, timeout=60).stdout  # fmt: skip
+    assert re.search(r"^2024-01-08T09:00:00Z  \[ANNOUNCE\] Demo v1\.30\.2 released$", mailed,
+                     re.M)  # fmt: skip
+    assert f"  Bruno Díaz  {topics['reply'].url}" in mailed
+    nothing = sync(runner, sim, "--quiet", "--json", "demo-announce")
+    assert subprocess.run([jq, "-r", words[2]], input=nothing.stdout, capture_output=True,
+                          text=True, timeout=60).stdout == ""  # fmt: skip
