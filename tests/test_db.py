@@ -657,6 +657,17 @@ def test_version_1_archive_is_upgraded_in_place_with_data_intact(path):
         ]
 
 
+def test_search_index_columns_and_rank_are_what_search_uses(archive):
+    from archive.search import FTS_COLUMNS, WEIGHTS
+
+    conn = archive.db.conn
+    columns = [row[1] for row in conn.execute("PRAGMA table_info(messages_fts)")]
+    assert tuple(columns) == FTS_COLUMNS
+    assert set(columns) <= set(archive.db["messages"].columns_dict)  # its content table
+    [(rank,)] = conn.execute("SELECT v FROM messages_fts_config WHERE k = 'rank'")
+    assert rank == f"bm25({', '.join(str(w) for w in WEIGHTS)})"
+
+
 def test_schema_6_search_index_is_rebuilt_on_the_messages_table(path):
     from datasette.utils import detect_fts
 
