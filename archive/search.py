@@ -685,6 +685,87 @@ def _ranked_ids(
     return kept[offset:wanted]
 
 
+def _rerank(
+    conn: sqlite3.Connection, plan: _Plan, ranked: list[tuple[int, float | None]]
+) -> list[tuple[int, float | None]]:
+    """The best :data:`RERANK_POOL` hits reordered by their own words.
+
+    bm25 counts a reply's quote of the announcement as the reply's words, so a short
+    reply that quotes the key lines outranks the long announcement it quotes. Here the
+    body's share of each score is scaled by the share of the query's words that the
+    message writes itself (outside ``>`` lines), and the opening post of a thread whose
+    subject matches gets :data:`ORIGINAL_POST_BOOST`. Deeper hits keep bm25's order.
+    """
+    head, tail = ranked[:RERANK_POOL], ranked[RERANK_POOL:]
+    if not head:
+        return ranked
+    words = [
+        (word, term.prefix and n == len(found) - 1)
+        for node in plan.driving
+        for term in _terms(node, positive_only=True)
+        if term.column is None
+        for found in [_index_words(term.text)]
+        for n, word in enumerate(found)
+    ]
+    if not words:
+        return ranked
+    pattern = _words_pattern(words)
+    ids = [message_id for message_id, _ in head]
+    marks = ", ".join("?" * len(ids))
+    texts = {
+        row[0]: row[1:]
+        for row in conn.execute(
+            "SELECT m.id, m.subject, substr(m.body_text, 1, ?), EXISTS (SELECT 1 FROM"
+            " postings p WHERE p.message_id = m.id AND p.position = 0) FROM messages m"
+            f" WHERE m.id IN ({marks})",
+            [RERANK_TEXT, *ids],
+        )
+    }
+    rescored = []
+    for order, (message_id, score) in enumerate(head):
+        if score is None or message_id not in texts:
+            return ranked
+        subject, body, opening = texts[message_id]
+        in_subject = len(pattern.findall(subject or ""))
+        own, quoted = _own_and_quoted_hits(pattern, body or "")
+        # The score's share that came from quoted words, by the index's own weights
+        # (bm25 is not additive, so this is an estimate; it only ever lowers a score).
+        weighted = WEIGHTS[0] * in_subject + WEIGHTS[-1] * (own + quoted)
+        adjusted = score * ((weighted - WEIGHTS[-1] * quoted) / weighted if weighted else 1.0)
+        if opening and in_subject:
+            adjusted *= ORIGINAL_POST_BOOST
+        rescored.append((adjusted, order, message_id))
+    rescored.sort()
+    if tail and tail[0][1] is not None:
+        # The scores shown keep falling down the list: a reranked hit scores at least
+        # as well as the first hit after the pool (scores are negative here).
+        floor, count = tail[0][1], len(rescored)
+        rescored = [
+            (min(adjusted, floor - 1e-9 * (count - n)), order, message_id)
+            for n, (adjusted, order, message_id) in enumerate(rescored)
+        ]
+    return [(message_id, adjusted) for adjusted, _, message_id in rescored] + tail
+
+
+def _words_pattern(words: list[tuple[str, bool]]) -> re.Pattern[str]:
+    """Any of the index words, whole (or as a word's start, for a prefix)."""
+    alternatives = sorted({re.escape(w) + ("" if prefix else r"(?![^\W_])") for w, prefix in words})
+    return _compiled(r"(?<![^\W_])(?:" + "|".join(alternatives) + ")")
+
+
+def _own_and_quoted_hits(pattern: re.Pattern[str], body: str) -> tuple[int, int]:
+    """How often the query's words occur in the message's own lines and in its quotes."""
+    own = quoted = 0
+    for line in body.splitlines():
+        found = len(pattern.findall(line))
+        if found:
+            if line.lstrip().startswith(">"):
+                quoted += found
+            else:
+                own += found
+    return own, quoted
+
+
 def _dates_later(plan: _Plan, bounds: tuple[int, int] | None) -> bool:
     """Whether to rank the hits in a date range's band of rowids without their dates,
     and check the dates of the best ones afterwards.
@@ -783,6 +864,12 @@ def _hit_source(
 # words by their frequency in the whole archive, so scores are those of an exact
 # ranking; only the candidates are fewer.
 RANK_BOUND = 25_000
+# How many of the best bm25 hits are reranked by their own words, and how much of each
+# body is read for it (a pasted log must not make ranking slow).
+RERANK_POOL = 50
+RERANK_TEXT = 65_536
+# An opening post whose subject matches ranks as if its score were this many times better.
+ORIGINAL_POST_BOOST = 2.0
 # Every rowid SQLite can hold: the band of a search without bounds.
 ROWIDS = (-(2**63), 2**63 - 1)
 
@@ -1323,6 +1410,7 @@ def search(
     now: datetime | None = None,
     highlight: tuple[str, str] = ("**", "**"),
     exact: bool = False,
+    own_words: bool = True,
 ) -> list[SearchHit]:
     """Messages matching ``query`` and the filters, best first (or newest first).
 
@@ -1335,13 +1423,24 @@ def search(
 
     Ranked by relevance, words found in more than :data:`RANK_BOUND` messages rank
     only the ``RANK_BOUND`` most recent matches (when no more results than that are
-    asked for); ``exact=True`` ranks every match.
+    asked for); ``exact=True`` ranks every match. With ``own_words`` (the default) the
+    best :data:`RERANK_POOL` are reranked by the words each message writes itself, not
+    those it quotes (see :func:`_rerank`); without it the order is bm25's alone.
     """
     _check(sort, limit, offset)
     parsed = _build_query(query, groups=groups, authors=authors, since=since, until=until, now=now)
     with _Reading(db_or_archive) as conn:
         plan = _plan(conn, parsed)
-        ranked = _ranked_ids(conn, plan, sort, limit, offset, exact=exact)
+        if own_words and sort == "rank" and plan.ranked and plan.drive is not None and limit != 0:
+            # The best RERANK_POOL hits are reranked whatever the page, so every page and
+            # every limit see one order (a pool no deeper than the bound, which decides
+            # how the pool itself is found).
+            pool = None if limit is None else max(offset + limit, min(RERANK_POOL, RANK_BOUND))
+            candidates = _ranked_ids(conn, plan, sort, pool, 0, exact=exact)
+            end = None if limit is None else offset + limit
+            ranked = _rerank(conn, plan, candidates)[offset:end]
+        else:
+            ranked = _ranked_ids(conn, plan, sort, limit, offset, exact=exact)
         return _hits(conn, ranked, plan, snippets=snippets, highlight=highlight)
 
 

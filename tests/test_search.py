@@ -437,7 +437,7 @@ def test_plans_are_chosen_by_cost(archive_path, monkeypatch):
 
 
 def _exact_hits(path, query: str, **options) -> list[SearchHit]:
-    return search(path, query, limit=None, exact=True, now=NOW, **options)
+    return search(path, query, limit=None, exact=True, now=NOW, own_words=False, **options)
 
 
 def _pairs(hits) -> list[tuple[int, float | None]]:
@@ -463,7 +463,7 @@ def test_bounded_ranking_scores_only_the_newest_matches(archive_path, monkeypatc
     applied = 0
     for query in BOUND_QUERIES:
         spy.results.clear()
-        found = search(archive_path, query, limit=bound, now=NOW)
+        found = search(archive_path, query, limit=bound, now=NOW, own_words=False)
         band = next((r for r in spy.results if r is not None), None)
         if counts[query] <= bound or band is None:
             assert _pairs(found) == _pairs(exact[query][:bound]), query
@@ -483,9 +483,10 @@ def test_bounded_ranking_is_identical_with_the_bound_at_the_match_count(archive_
         assert count > 2, query
         expected = _pairs(_exact_hits(archive_path, query))
         monkeypatch.setattr(search_module, "RANK_BOUND", count)
-        assert _pairs(search(archive_path, query, limit=count, now=NOW)) == expected, query
+        found = search(archive_path, query, limit=count, now=NOW, own_words=False)
+        assert _pairs(found) == expected, query
         monkeypatch.setattr(search_module, "RANK_BOUND", count - 1)
-        bounded = search(archive_path, query, limit=count - 1, now=NOW)
+        bounded = search(archive_path, query, limit=count - 1, now=NOW, own_words=False)
         assert len(bounded) == count - 1, query  # one match left out: the oldest by rowid
 
 
@@ -634,7 +635,7 @@ def test_bounded_ranking_keeps_the_most_recent_matches(tmp_path, monkeypatch, or
     monkeypatch.setattr(search_module, "RANK_BOUND", 40)
     by_date = {}
     for query in queries:
-        found = search(path, query, limit=20)
+        found = search(path, query, limit=20, own_words=False)
         assert len(found) == 20
         exact_scores = {h.id: h.score for h in exact[query]}
         assert all(h.score == exact_scores[h.id] for h in found), query
@@ -642,15 +643,16 @@ def test_bounded_ranking_keeps_the_most_recent_matches(tmp_path, monkeypatch, or
         by_date[query] = [h.id for h in found] == [
             h.id for h in exact[query] if h.id in {n.id for n in newest}
         ][:20]
-        assert search(path, query, limit=20, exact=True) == exact[query][:20], query
+        exactly = search(path, query, limit=20, exact=True, own_words=False)
+        assert exactly == exact[query][:20], query
     if order == "shuffled":  # rowids say nothing of dates: every match is ranked
-        assert [h.id for h in search(path, "common", limit=20)] == [
+        assert [h.id for h in search(path, "common", limit=20, own_words=False)] == [
             h.id for h in exact["common"][:20]
         ]
     else:
         assert all(by_date.values()), by_date
     if order == "oldest first":  # equal scores tie by rowid: the oldest win, unbounded
-        assert search(path, "common", limit=20) != exact["common"][:20]
+        assert search(path, "common", limit=20, own_words=False) != exact["common"][:20]
 
 
 def test_asking_for_more_results_than_the_bound_ranks_every_match(tmp_path, monkeypatch):
@@ -658,8 +660,8 @@ def test_asking_for_more_results_than_the_bound_ranks_every_match(tmp_path, monk
     _ordered_archive(path, "oldest first")
     exact = _exact_hits(path, "common")
     monkeypatch.setattr(search_module, "RANK_BOUND", 40)
-    assert search(path, "common", limit=10, offset=35) == exact[35:45]
-    assert search(path, "common", limit=None) == exact
+    assert search(path, "common", limit=10, offset=35, own_words=False) == exact[35:45]
+    assert search(path, "common", limit=None, own_words=False) == exact
     assert matching_message_ids(path, "common", sort="rank", limit=50) == [h.id for h in exact[:50]]
     assert matching_message_ids(path, "common", sort="rank", limit=20) != [h.id for h in exact[:20]]
     assert matching_message_ids(path, "common", sort="rank", limit=20, exact=True) == [
@@ -1209,3 +1211,54 @@ def test_an_identifier_joined_to_a_word_before_it_is_not_that_identifier(
                               f"<p>{text}</p>")  # fmt: skip
             archive.save_thread(Thread(group, topic, message.subject, (message,)), seen_at=when)
     assert subjects(search(path, identifier, limit=None)) == {"Message 1"}
+
+
+# ---------------------------------------------------------------- ranking replies
+
+
+FILLER = " ".join(f"Paragraph {n} of the notes says what changes for users." for n in range(40))
+
+
+def _announcement_and_replies(path: Path, subject: str, announcement: str, replies: list[str]):
+    """A thread: a long announcement, then short replies that each quote its key lines
+    (as people trim a quote) above a line of their own."""
+    group = Group(GroupRef("rank"), "1", "rank@googlegroups.com", "Rank")
+    when = datetime(2024, 3, 1, tzinfo=UTC)
+    quoted = f"<blockquote>{announcement}</blockquote>"
+    bodies = [(subject, f"{announcement}<p>{FILLER}</p>")] + [
+        (f"Re: {subject}", f"<p>{own}</p>{quoted}") for own in replies
+    ]
+    messages = tuple(
+        Message(f"m{i:011d}", "t000000001", f"Author {i}", when + timedelta(hours=i), s, html)
+        for i, (s, html) in enumerate(bodies)
+    )
+    with Archive(path) as archive:
+        archive.save_thread(Thread(group, "t000000001", subject, messages), seen_at=when)
+
+
+def test_a_reply_quoting_the_announcement_ranks_below_it(tmp_path):
+    path = tmp_path / "replies.db"
+    _announcement_and_replies(
+        path,
+        "Kubeflow WG disbanded",
+        "<p>The working group is disbanded. Its repositories move to the disbanded-sigs "
+        "org; the disbanded group's meetings stop.</p>",
+        ["Sad to see it go, thanks for all the work."],
+    )
+    assert [h.subject for h in search(path, "disbanded")][0] == "Kubeflow WG disbanded"
+
+
+def test_an_advisory_leads_its_works_for_us_reply(tmp_path):
+    path = tmp_path / "advisory.db"
+    _announcement_and_replies(
+        path,
+        "[security] Security advisory: CVE-2024-3177",
+        "<p>CVE-2024-3177 lets a pod bypass the mountable secrets policy. Upgrade now; "
+        "CVE-2024-3177 is fixed in v1.30.2.</p>",
+        ["Upgraded, works for us.", "Same here, CVE-2024-3177 fixed on our clusters too."],
+    )
+    # The advisory, then the reply that says the identifier in its own words, then the
+    # one that only quotes it.
+    assert [h.author for h in search(path, "CVE-2024-3177")] == [
+        "Author 0", "Author 2", "Author 1"
+    ]
