@@ -33,8 +33,9 @@ def describe_changes(db_path: str | Path, summary: dict[str, Any]) -> dict[str, 
 
 
 def _for_group(message: dict[str, Any], group_key: str) -> dict[str, Any]:
-    urls = message.pop("urls")
-    return {**message, "url": urls.get(group_key) or next(iter(urls.values()), None)}
+    urls = message["urls"]
+    fields = {key: value for key, value in message.items() if key != "urls"}
+    return {**fields, "url": urls.get(group_key) or next(iter(urls.values()), None)}
 
 
 def list_runs(db_path: str | Path, limit: int) -> list[dict[str, Any]]:

@@ -366,7 +366,7 @@ class TerminalProgress(SyncProgress):
     def topic_checked(self, topic: Topic, fetched: bool) -> None:
         if self._bar is None:
             return
-        if not fetched and self._bar.length and self._bar.length > self._bar.pos + 1:
+        if not fetched and self._bar.length and self._bar.length - 1 >= max(self._bar.pos, 1):
             # A topic already archived is work that needs no doing: it shortens the bar
             # rather than advancing it, so a resumed run's ETA counts fetches only.
             self._bar.length -= 1

@@ -248,6 +248,12 @@ def test_retry_after_nan_is_no_wait(runner, world):
     result = sync(runner, sim, "-q", "demo-announce")
     assert result.exit_code == 0, result.output
     assert "Traceback" not in result.output
+    # inspect waits with time.sleep, which refuses nan outright
+    sim.fault("503", times=1, retry_after="nan")
+    result = runner.invoke(cli, ["inspect", "--base-url", sim.base_url, "--delay", "0",
+                                 "demo-announce"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert len([r for r in sim.requests if "demo-announce" in str(r)]) >= 3
 
 
 # --- 7. errors: one code per kind of mistake ----------------------------------------------
@@ -659,10 +665,9 @@ def test_a_killed_run_shows_what_it_saved(runner, tmp_path):
 def test_the_progress_bar_shows_messages_and_their_rate(tmp_path):
     import pty
 
-    with Simulator(slow_world(12)) as sim:
-        sim.fault("latency", seconds=0.05)
+    def on_a_terminal(*args: str) -> str:
         main, secondary = pty.openpty()
-        process = start_sync(tmp_path / "lists.db", sim, "slow", stdout=subprocess.DEVNULL,
+        process = start_sync(tmp_path / "lists.db", sim, *args, stdout=subprocess.DEVNULL,
                              stderr=secondary)  # fmt: skip
         os.close(secondary)
         output = b""
@@ -676,10 +681,23 @@ def test_the_progress_bar_shows_messages_and_their_rate(tmp_path):
             output += chunk
         os.close(main)
         assert process.wait(timeout=60) == 0
-    text = output.decode("utf-8", "replace")
-    assert "slow@googlegroups.com" in text
-    assert "24 messages, " in text and "/s" in text
-    assert "12/12" in text
+        return output.decode("utf-8", "replace")
+
+    state = slow_world(12)
+    with Simulator(state) as sim:
+        sim.fault("latency", seconds=0.05)
+        text = on_a_terminal("slow")
+        assert "slow@googlegroups.com" in text
+        assert "24 messages, " in text and "/s" in text
+        assert "12/12" in text
+        # Two threads changed: the other ten, already archived, shorten the bar instead
+        # of filling it, so what is left (and the time left) is the two fetches.
+        group = state.group("slow")
+        for topic in group.topics[3:5]:
+            state.add_message(topic, "Cy", "cy@example.org", "<div>more</div>")
+        text = on_a_terminal("--full", "slow")
+        assert "2/2" in text and "6 messages, " in text
+        assert "12/12" not in text
 
 
 def test_the_readme_cron_example_mails_what_sync_added(runner, world):
