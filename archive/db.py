@@ -22,6 +22,7 @@ save path only, so ``search`` and ``export`` start quickly.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import json
 import os
@@ -514,6 +515,44 @@ def m008_mail_headers(db: sqlite_utils.Database) -> None:
     )
 
 
+# A thread's creation time is its first message's post time (the topic list's field [5]
+# is the newest message's post time, not the creation): one rule for the repair of old
+# archives and for every save.
+_THREAD_CREATED_AT = """
+    (SELECT min(m.posted_at) FROM postings p JOIN messages m ON m.id = p.message_id
+     WHERE p.thread_id = threads.id)
+"""
+
+
+@_migration
+def m009_thread_dates_and_topic_problems(db: sqlite_utils.Database) -> None:
+    # Archives before this stored the topic list's field [5] as created_at: on the live
+    # service that is the newest post, so multi-message threads were dated by their
+    # last reply. gone_since: the thread's URL redirected away (deleted upstream); its
+    # archived messages are kept. topic_problems: topics a sync skips while their list
+    # row stays as it was (a gone thread, or odd data), so they are not fetched, failed
+    # and reported again every run.
+    _run(
+        db,
+        f"""
+        UPDATE threads SET created_at = {_THREAD_CREATED_AT}
+        WHERE EXISTS (SELECT 1 FROM postings p WHERE p.thread_id = threads.id);
+        ALTER TABLE threads ADD COLUMN gone_since TEXT;
+        CREATE TABLE topic_problems (
+            group_key TEXT NOT NULL,
+            topic_id TEXT NOT NULL,
+            kind TEXT NOT NULL CHECK (kind IN ('gone', 'odd')),
+            row_fingerprint TEXT NOT NULL,   -- the list row as it was; a new row retries
+            detail TEXT NOT NULL DEFAULT '',
+            saved_to TEXT,                   -- the reply saved for a bug report, if any
+            first_seen_at TEXT NOT NULL,
+            last_seen_at TEXT NOT NULL,
+            PRIMARY KEY (group_key, topic_id)
+        )
+        """,
+    )
+
+
 def encode_body(html: str | bytes | None) -> bytes | str | None:
     """How ``messages.body_html`` is stored: zlib-deflated UTF-8 (an empty body as '').
 
@@ -820,6 +859,14 @@ class Archive:
         )
 
     @_guarded
+    def group_title(self, group_key: str) -> str | None:
+        """The group's title as last seen, or None (not archived, or never read)."""
+        row = self.db.conn.execute(
+            "SELECT title FROM groups WHERE key = ?", (group_key,)
+        ).fetchone()
+        return row[0] if row else None
+
+    @_guarded
     def sync_mark(self, group_key: str) -> datetime | None:
         """The newest last-activity time a complete walk of the group's topic list
         covered; None until one completed (see :mod:`archive.sync`)."""
@@ -892,6 +939,22 @@ class Archive:
                     """,
                     (seen, thread_id, present),
                 ).rowcount
+            elif thread.deleted_ids:
+                # Listed as deleted (empty author, no body): gone upstream, whatever the
+                # rest of a long thread holds.
+                marked = conn.execute(
+                    """
+                    UPDATE postings SET missing_since = ?
+                    WHERE thread_id = ? AND missing_since IS NULL
+                      AND google_message_id IN (SELECT value FROM json_each(?))
+                    """,
+                    (seen, thread_id, json.dumps(list(thread.deleted_ids))),
+                ).rowcount
+            conn.execute(
+                f"UPDATE threads SET created_at = coalesce({_THREAD_CREATED_AT}, created_at),"
+                " gone_since = NULL WHERE id = ?",
+                (thread_id,),
+            )
         return SaveResult(
             new_thread=new_thread,
             marked_missing=marked,
@@ -914,7 +977,7 @@ class Archive:
         # before anything is written.
         posted = [utc_iso(m.posted_at) for m in thread.messages]
         latest = [utc_iso(m.updated_at or m.posted_at) for m in thread.messages]
-        created_at = _iso_or_none(topic.created_at if topic else None) or min(posted, default=None)
+        created_at = min(posted, default=None)  # then from every archived message, below
         last_activity = _iso_or_none(topic.last_activity_at if topic else None) or max(
             latest, default=None
         )
@@ -961,6 +1024,65 @@ class Archive:
             {**values, "id": row[0]},
         )
         return row[0], False
+
+    # topics a sync skips -------------------------------------------------------------
+
+    @_guarded
+    def topic_problem(self, group_key: str, topic_id: str) -> dict[str, Any] | None:
+        """The recorded problem of a topic (``kind`` 'gone' or 'odd', ``row_fingerprint``,
+        ``detail``, ``saved_to``, ``first_seen_at``, ``last_seen_at``), or None."""
+        rows = self._rows(
+            "SELECT kind, row_fingerprint, detail, saved_to, first_seen_at, last_seen_at"
+            " FROM topic_problems WHERE group_key = ? AND topic_id = ?",
+            (group_key, topic_id),
+        )
+        return rows[0] if rows else None
+
+    @_guarded
+    def record_topic_problem(
+        self,
+        group_key: str,
+        topic_id: str,
+        *,
+        kind: str,
+        row_fingerprint: str,
+        seen_at: datetime,
+        detail: str = "",
+        saved_to: str | None = None,
+    ) -> None:
+        """Remember that a topic is gone upstream or carries odd data, as its list row was.
+
+        A gone thread already archived keeps its messages and gets ``gone_since``.
+        """
+        seen = utc_iso(seen_at)
+        with self._write() as conn:
+            conn.execute(
+                """
+                INSERT INTO topic_problems (group_key, topic_id, kind, row_fingerprint, detail,
+                    saved_to, first_seen_at, last_seen_at)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                ON CONFLICT (group_key, topic_id) DO UPDATE SET
+                    kind = excluded.kind, row_fingerprint = excluded.row_fingerprint,
+                    detail = excluded.detail,
+                    saved_to = coalesce(excluded.saved_to, topic_problems.saved_to),
+                    last_seen_at = excluded.last_seen_at
+                """,
+                (group_key, topic_id, kind, row_fingerprint, detail, saved_to, seen, seen),
+            )
+            if kind == "gone":
+                conn.execute(
+                    "UPDATE threads SET gone_since = coalesce(gone_since, ?)"
+                    " WHERE group_key = ? AND topic_id = ?",
+                    (seen, group_key, topic_id),
+                )
+
+    @_guarded
+    def clear_topic_problem(self, group_key: str, topic_id: str) -> None:
+        with self._write() as conn:
+            conn.execute(
+                "DELETE FROM topic_problems WHERE group_key = ? AND topic_id = ?",
+                (group_key, topic_id),
+            )
 
     # messages ----------------------------------------------------------------------
 
@@ -1012,6 +1134,10 @@ class Archive:
 
         posting_id, message_id, *stored, stored_fingerprint, shared = known
         subject, author, masked, stored_posted_at, updated_at, body_html = stored
+        if message.masked_address is None and masked is not None:
+            # Read through the thread RPC, which shows no masked address signed out:
+            # what the page showed before still stands.
+            message = dataclasses.replace(message, masked_address=masked)
         body_html = decode_body(body_html)
         stored_attachments = self._stored_attachments(conn, message_id)
         new_attachments = _attachment_rows(message)
@@ -1280,7 +1406,7 @@ class Archive:
         sql = """
             SELECT t.id, t.group_key, t.topic_id, t.subject, t.created_at,
                    t.last_activity_at, t.message_count, t.messages_seen, t.complete,
-                   t.url, t.first_seen_at, t.fetched_at,
+                   t.url, t.first_seen_at, t.fetched_at, t.gone_since,
                    g.title AS group_title, g.url AS group_url, g.name AS group_name,
                    g.domain AS group_domain
             FROM threads t JOIN groups g ON g.key = t.group_key

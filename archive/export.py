@@ -364,6 +364,23 @@ def _group_label(thread: dict[str, Any]) -> str:
     return _clean_line(group.get("title") or "") or thread["group_key"]
 
 
+# --- thread notes: incomplete or gone upstream (the sync's marks) ---------------------
+
+
+def thread_notes(thread: dict[str, Any]) -> list[str]:
+    """One line per mark the sync left on the thread: fewer messages archived than
+    Google counts (``complete`` false), or the thread gone upstream (``gone_since``)."""
+    notes = []
+    if thread.get("complete") is False:
+        notes.append(
+            f"Incomplete: the archive holds {thread.get('messages_seen')} of the "
+            f"{thread.get('message_count')} messages Google counts for this thread."
+        )
+    if thread.get("gone_since"):
+        notes.append(f"Gone upstream since {_short_time(thread['gone_since'])}.")
+    return notes
+
+
 # --- show -----------------------------------------------------------------------------
 
 
@@ -377,6 +394,7 @@ def render_thread_text(thread: dict[str, Any], *, marked: str | None = None) -> 
         _clean_line(thread.get("subject") or "") or "(no subject)",
         f"{thread['group_key']} · {len(messages)} message{'s' if len(messages) != 1 else ''}"
         f" · {thread.get('url') or ''}".rstrip(" ·"),
+        *thread_notes(thread),
     ]
     for number, message in enumerate(messages, 1):
         lines.append("")
@@ -589,10 +607,17 @@ def thread_to_markdown(
         if attachments:
             parts += ["", attachments]
         if not index:
-            parts += ["", _credit(thread, message)]
+            parts += ["", _credit(thread, message), *_incomplete_note(thread)]
     if not messages:
-        parts += ["", _credit(thread, None)]
+        parts += ["", _credit(thread, None), *_incomplete_note(thread)]
     return "\n".join(parts) + "\n"
+
+
+def _incomplete_note(thread: dict[str, Any]) -> list[str]:
+    """The sync's incomplete mark as a line after the credit (see :func:`thread_notes`)."""
+    if thread.get("complete") is not False:
+        return []
+    return ["", f"*{escape_markdown(thread_notes(thread)[0])}*"]
 
 
 # --- JSON -----------------------------------------------------------------------------

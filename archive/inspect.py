@@ -161,7 +161,7 @@ def format_inspection(result: dict[str, Any]) -> str:
         if expected is not None and expected != count:
             messages_line += f" of {expected}"
         if not result["complete"]:
-            messages_line += " (incomplete: the page does not carry the whole thread)"
+            messages_line += " (incomplete: not every message could be read)"
         lines += [
             f"Thread     {inert(result['subject'] or '')}",
             f"URL        {inert(result['url'])}",

@@ -50,9 +50,10 @@ from scraper.errors import (
     ListarchiveError,
     NotFound,
     RateLimited,
+    ThreadGone,
 )
 from scraper.http import Fetcher
-from scraper.models import Group, GroupRef, Thread, ThreadRef, Topic
+from scraper.models import Group, GroupRef, RejectedTopic, Thread, ThreadRef, Topic, TopicPage
 from scraper.urls import parse_url
 
 __all__ = [
@@ -199,6 +200,14 @@ class GroupResult:
     errors: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     exit_code: int = EXIT_OK
+    # Topics found gone upstream this run (their URL redirects away), by topic id.
+    gone_threads: list[str] = field(default_factory=list)
+    # Threads newly skipped for odd data, one line each naming the thread and the
+    # saved reply; known ones (row unchanged) are only counted in skipped_threads.
+    problems: list[str] = field(default_factory=list)
+    skipped_threads: int = 0
+    # Threads saved with fewer messages than their count, as "topic_id (n of m)".
+    incomplete_threads: list[str] = field(default_factory=list)
 
     @property
     def cross_posts(self) -> int:
@@ -227,6 +236,12 @@ class GroupResult:
             parts.append(f"{self.cross_posts} already archived from another group")
         if self.missing_messages:
             parts.append(f"{self.missing_messages} gone upstream")
+        if self.gone_threads:
+            parts.append(f"{_plural(len(self.gone_threads), 'thread')} gone upstream")
+        if self.incomplete_threads:
+            parts.append(f"{len(self.incomplete_threads)} incomplete")
+        if self.problems or self.skipped_threads:
+            parts.append(f"{self.skipped_threads} skipped for odd data")
         parts.append(_plural(len(self.errors), "error"))
         cost = (
             f"{_plural(self.topics_seen, 'topic')} checked, {self.threads_fetched} fetched, "
@@ -239,6 +254,10 @@ class GroupResult:
             line += f"; FAILED: {self.errors[0]}"
         elif self.status == "interrupted":
             line += "; interrupted"
+        for problem in self.problems:
+            line += f"; skipped: {problem}"
+        for thread in self.incomplete_threads:
+            line += f"; incomplete: {thread}"
         for warning in self.warnings:
             line += f"; warning: {warning}"
         return line
@@ -268,12 +287,15 @@ class RunSummary:
     def exit_code(self) -> int:
         """0 when every group synced; one failed group gives its own error's code;
         several groups with a failure give EXIT_PARTIAL, unless all of them failed the
-        same way (the network is down: exit 5, not "partial")."""
+        same way (the network is down: exit 5, not "partial"). Threads newly skipped for
+        odd data while everything else synced also give EXIT_PARTIAL; a gone thread, or
+        one skipped again with its row unchanged, does not."""
         if self.interrupted:
             return EXIT_INTERRUPTED
         failed = [g for g in self.groups if g.status != "ok"]
         if not failed:
-            return EXIT_OK
+            # Threads newly skipped for odd data: everything else synced.
+            return EXIT_PARTIAL if any(g.problems for g in self.groups) else EXIT_OK
         if len(self.groups) == 1:
             return failed[0].exit_code
         codes = {g.exit_code for g in failed}
@@ -496,6 +518,7 @@ def sync_groups(
     now: Callable[[], datetime] = utc_now,
     unchanged_limit: int = UNCHANGED_LIMIT,
     report_dir: str | Path | None = None,
+    rpc_threads: bool = False,
 ) -> RunSummary:
     """Sync every target into the archive at ``archive_path``; one run, one ``runs`` row.
 
@@ -504,13 +527,14 @@ def sync_groups(
     the returned summary says what happened and which exit code fits. Setting
     ``stop_event`` ends the run after the thread being fetched (status
     ``interrupted``). A KeyboardInterrupt is recorded the same way and re-raised.
+    ``rpc_threads`` reads threads through the ``H08Fi`` RPC first (see :class:`Crawler`).
     """
     targets = _dedupe(targets)
     if not targets:
         raise ValueError("nothing to sync: no targets given")
     progress = progress or SyncProgress()
     stop_event = stop_event or threading.Event()
-    crawler = Crawler(fetcher, report_dir=report_dir)
+    crawler = Crawler(fetcher, report_dir=report_dir, rpc_threads=rpc_threads)
     with archive_lock(archive_path), Archive(archive_path) as archive:
         _close_abandoned_runs(archive, now)
         started_at = now()
@@ -664,7 +688,16 @@ def _sync_one_thread(
     result: GroupResult,
     now: Callable[[], datetime],
 ) -> None:
-    thread = crawler.fetch_thread(ref)
+    try:
+        thread = crawler.fetch_thread(ref)
+    except ThreadGone as err:
+        # Kept if archived; asking for a deleted thread is not an error.
+        archive.record_topic_problem(
+            ref.group.key, ref.topic_id, kind="gone", row_fingerprint="", seen_at=now(),
+            detail=str(err),
+        )
+        result.gone_threads.append(ref.topic_id)
+        return
     result.title = thread.group.title
     result.threads_fetched = 1
     _save(archive, thread, None, result, now)
@@ -688,15 +721,17 @@ def _walk_group(
     seen: set[str] = set()
     newest: datetime | None = None
     unchanged_in_a_row = 0
-    failed_in_a_row = 0
+    failed_in_a_row = layout_failures_in_a_row = 0
     stopped_early = False
     incomplete_listing = False
     last_page = None
-    for page in crawler.iter_topic_pages(ref):
+    rpc_first = archive.group_title(ref.key) is not None
+    for page in crawler.iter_topic_pages(ref, rpc_first=rpc_first):
         if group is None:
             group = page.group
             result.title = group.title
             progress.group_started(target, group)
+        _note_rejected_rows(archive, crawler, ref, page, result, now, seen)
         exact = page.source == "json"
         for topic in page.topics:
             # Before any skip: a list that repeats itself must not outlast Ctrl-C.
@@ -713,8 +748,15 @@ def _walk_group(
             seen.add(topic.id)
             result.topics_seen += 1
             state = archive.thread_state(ref.key, topic.id)
-            if topic_unchanged(topic, state, exact_times=exact):
-                result.threads_unchanged += 1
+            known = archive.topic_problem(ref.key, topic.id)
+            skip = known is not None and known["row_fingerprint"] == row_fingerprint(topic)
+            if topic_unchanged(topic, state, exact_times=exact) or skip:
+                # A gone thread, or one with odd data, whose row is as it was then, is
+                # not fetched again: it would only redirect or fail again.
+                if skip and known["kind"] == "odd":
+                    result.skipped_threads += 1
+                else:
+                    result.threads_unchanged += 1
                 progress.topic_checked(topic, fetched=False)
                 covered = mark is not None and activity is not None and activity <= mark
                 unchanged_in_a_row = unchanged_in_a_row + 1 if covered else 0
@@ -724,13 +766,30 @@ def _walk_group(
                 continue
             unchanged_in_a_row = 0
             try:
-                thread = crawler.fetch_thread(ref.thread(topic.id))
-            except NotFound:
-                # Deleted between the listing and now: nothing to archive, nothing lost.
-                result.warnings.append(f"topic {topic.id} disappeared before it was fetched")
+                thread = crawler.fetch_thread(ref.thread(topic.id), topic.message_count)
+            except NotFound as err:
+                # Deleted upstream (its URL redirects away, or it vanished between the
+                # listing and now): kept if archived, and not asked for again while the
+                # list shows the same row. A moderator removing spam is not an error.
+                archive.record_topic_problem(
+                    ref.key, topic.id, kind="gone", row_fingerprint=row_fingerprint(topic),
+                    seen_at=now(), detail=str(err),
+                )
+                result.gone_threads.append(topic.id)
                 progress.topic_checked(topic, fetched=False)
                 continue
-            except (AccessDenied, LayoutChanged, RateLimited) as err:
+            except LayoutChanged as err:
+                # One thread whose reply could not be read (odd data, or a shape the
+                # parser does not know): its reply is saved, the others go on. Several
+                # in a row mean the thread pages changed for all: the group stops.
+                layout_failures_in_a_row += 1
+                if layout_failures_in_a_row >= MAX_FAILED_THREADS_IN_A_ROW:
+                    raise _GroupStopped(err) from err
+                _skip_odd_thread(archive, ref.key, topic.id, row_fingerprint(topic), str(err),
+                                 err.saved_to, result, now)
+                progress.topic_checked(topic, fetched=False)
+                continue
+            except (AccessDenied, RateLimited) as err:
                 # Every other thread would fail the same way (or make the throttling worse).
                 raise _GroupStopped(err) from err
             except FetchError as err:
@@ -746,14 +805,26 @@ def _walk_group(
                         )
                     ) from err
                 continue
-            failed_in_a_row = 0
+            failed_in_a_row = layout_failures_in_a_row = 0
             result.threads_fetched += 1
             # HTML-fallback rows have day-precision dates: let the thread's own exact
             # times be stored instead.
             stored_topic = topic if exact else dataclasses.replace(
                 topic, created_at=None, last_activity_at=None
             )
-            _save(archive, thread, stored_topic, result, now)
+            try:
+                _save(archive, thread, stored_topic, result, now)
+            except ArchiveError:
+                raise
+            except (ValueError, OverflowError, UnicodeError) as err:
+                # Data the parser let through but SQLite refuses: this thread only.
+                _skip_odd_thread(archive, ref.key, topic.id, row_fingerprint(topic),
+                                 f"thread {topic.id} could not be stored ({err})", None,
+                                 result, now)
+                progress.topic_checked(topic, fetched=False)
+                continue
+            if known is not None:
+                archive.clear_topic_problem(ref.key, topic.id)
             progress.topic_checked(topic, fetched=True)
         if stopped_early:
             break
@@ -776,6 +847,63 @@ def _walk_group(
         archive.set_sync_mark(ref.key, _later(mark, newest))
 
 
+def row_fingerprint(topic: Topic) -> str:
+    """A topic-list row as far as deciding to fetch goes: its count and activity time."""
+    activity = topic.last_activity_at
+    return f"{topic.message_count}|{utc_iso(_whole_seconds(activity)) if activity else ''}"
+
+
+def _note_rejected_rows(
+    archive: Archive,
+    crawler: Crawler,
+    ref: GroupRef,
+    page: TopicPage,
+    result: GroupResult,
+    now: Callable[[], datetime],
+    seen: set[str],
+) -> None:
+    """Rows the parser refused (odd data): skipped, and named once while they stay so."""
+    saved_to: str | None = None
+    for row in page.rejected:
+        if row.id in seen:
+            continue
+        seen.add(row.id)
+        known = archive.topic_problem(ref.key, row.id)
+        if known is not None and known["row_fingerprint"] == row.fingerprint:
+            result.skipped_threads += 1
+            continue
+        message = _rejected_message(ref, row)
+        if saved_to is None and page.raw is not None:
+            saved_to = crawler.save_report(page.raw, message).saved_to or ""
+        _skip_odd_thread(archive, ref.key, row.id, row.fingerprint, message,
+                         saved_to or None, result, now)
+
+
+def _rejected_message(ref: GroupRef, row: RejectedTopic) -> str:
+    return f"topic {row.id!r} of {ref.url}: {row.reason}"
+
+
+def _skip_odd_thread(
+    archive: Archive,
+    group_key: str,
+    topic_id: str,
+    fingerprint: str,
+    message: str,
+    saved_to: str | None,
+    result: GroupResult,
+    now: Callable[[], datetime],
+) -> None:
+    line = " ".join(message.split())
+    if saved_to and saved_to not in line:
+        line += f"; reply saved to {saved_to}"
+    archive.record_topic_problem(
+        group_key, topic_id, kind="odd", row_fingerprint=fingerprint, seen_at=now(),
+        detail=line, saved_to=saved_to,
+    )
+    result.problems.append(line)
+    result.skipped_threads += 1
+
+
 def _later(a: datetime | None, b: datetime | None) -> datetime | None:
     if a is None or b is None:
         return a or b
@@ -790,6 +918,10 @@ def _save(
     now: Callable[[], datetime],
 ) -> None:
     saved = archive.save_thread(thread, topic, seen_at=now())
+    if not thread.complete:
+        result.incomplete_threads.append(
+            f"{thread.topic_id} ({len(thread.messages)} of {thread.expected_count} messages)"
+        )
     result.new_threads += int(saved.new_thread)
     result.new_messages += saved.new_messages
     result.changed_messages += saved.changed_messages

@@ -14,51 +14,86 @@ import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TypeVar
 from urllib.parse import urlsplit
 
 from scraper import pages
-from scraper.errors import LayoutChanged, RpcError
+from scraper.errors import LayoutChanged, ListarchiveError, RpcError, ThreadGone
 from scraper.http import Fetcher, Page
 from scraper.models import Group, GroupRef, PageTokens, Thread, ThreadRef, Topic, TopicPage
 
-__all__ = ["Crawler", "BATCHEXECUTE_PATH", "TOPIC_LIST_RPC", "PAGE_SIZE", "topic_pages_allowed"]
+__all__ = [
+    "Crawler",
+    "BATCHEXECUTE_PATH",
+    "TOPIC_LIST_RPC",
+    "THREAD_RPC",
+    "PAGE_SIZE",
+    "THREAD_PAGE_SIZE",
+    "topic_pages_allowed",
+]
 
 log = logging.getLogger("listarchive")
 
 BATCHEXECUTE_PATH = "/_/GroupsFrontendUi/data/batchexecute"
 TOPIC_LIST_RPC = "Dq0xse"
+THREAD_RPC = "H08Fi"
 PAGE_SIZE = 30
 # A layout report is for reading the page's shape; the first megabytes show it.
 REPORT_MAX_BYTES = 5 * 1024 * 1024
+THREAD_PAGE_SIZE = 100  # H08Fi's page size as the evidence shows it called
+# Thread pages an H08Fi walk follows at most: a token that never ends is not a thread.
+MAX_THREAD_PAGES = 1000
 
 T = TypeVar("T")
-
-# What a parser throws when a page's structure is not what it expects, but the
-# parser did not notice itself; treated like LayoutChanged so the page is kept.
-_PARSER_ACCIDENTS = (IndexError, KeyError, TypeError, ValueError, AttributeError)
 
 
 class Crawler:
     """Fetch and parse group pages, topic-list pages and threads through a :class:`Fetcher`."""
 
-    def __init__(self, fetcher: Fetcher, report_dir: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        report_dir: str | Path | None = None,
+        *,
+        rpc_threads: bool = False,
+    ) -> None:
+        """``rpc_threads`` fetches threads through ``H08Fi`` first and their pages only
+        as the fallback: fewer bytes, but signed out the RPC carries no masked addresses,
+        which only the page shows. Without it the page comes first, and ``H08Fi`` reads
+        what a page cannot carry (the messages past its first 100)."""
         self.fetcher = fetcher
         self.report_dir = report_dir
+        self.rpc_threads = rpc_threads
 
     def fetch_group_page(self, ref: GroupRef) -> TopicPage:
         """The group page: the first topics (about 30) and the tokens for the next pages."""
         return self._fetch_group_page(ref)[1]
 
-    def iter_topic_pages(self, ref: GroupRef) -> Iterator[TopicPage]:
+    def iter_topic_pages(self, ref: GroupRef, *, rpc_first: bool = False) -> Iterator[TopicPage]:
         """Every page of the topic list, newest activity first; fetched only as consumed.
 
-        When the group page carried no JSON (so no continuation token) but more
+        ``rpc_first`` reads the list through ``Dq0xse`` from its first page (token "",
+        as a scraper in daily use does), never loading the group page unless that call
+        fails; the RPC does not carry the group's title. Otherwise the group page comes
+        first. When the group page carried no JSON (so no continuation token) but more
         topics than it shows, the list is read again through the RPC from its
         start: that first RPC page repeats the topics of the group page.
         """
+        if rpc_first:
+            group = Group(ref, id=None, email=ref.email)
+            try:
+                page = self._fetch_rpc_page(ref, group, PageTokens(), "")
+            except (RpcError, LayoutChanged) as err:
+                log.warning("%s: the topic-list RPC failed (%s); reading the group page", ref.url,
+                            err)
+            else:
+                yield page
+                yield from self._rpc_pages(ref, page.group, PageTokens(), page.next_token,
+                                           page.topics, restart=False)
+                return
         raw_first, first = self._fetch_group_page(ref)
         yield first
         group, tokens = first.group, first.tokens
@@ -70,9 +105,25 @@ class Crawler:
                 "listing the topics through the RPC from the start",
                 ref.url,
             )
+        yield from self._rpc_pages(ref, group, tokens, token, topics, restart=restart,
+                                   raw_first=raw_first)
+
+    def _rpc_pages(
+        self,
+        ref: GroupRef,
+        group: Group,
+        tokens: PageTokens,
+        token: str | None,
+        topics: tuple[Topic, ...],
+        *,
+        restart: bool,
+        raw_first: Page | None = None,
+    ) -> Iterator[TopicPage]:
         seen_tokens: set[str] = set()
         pages, total = 1, group.total_topics
-        while restart or (token and topics):
+        # A page of null rows (or only odd ones) may still carry a token: follow it; a
+        # page without topics and without a token ends the list (evidence section 2).
+        while restart or token:
             if token in seen_tokens:
                 raise LayoutChanged(
                     f"the topic list of {ref.url} came back with a continuation token it "
@@ -86,7 +137,7 @@ class Crawler:
             try:
                 page = self._fetch_rpc_page(ref, group, tokens, token)
             except RpcError as err:
-                if not restart:
+                if not restart or raw_first is None:
                     raise
                 raise self._report(
                     raw_first,
@@ -96,31 +147,36 @@ class Crawler:
             restart = False
             total = max(total or 0, page.group.total_topics or 0) or None
             token, topics = page.next_token, page.topics
-            if topics:
+            if topics or page.rejected:
                 yield page
 
     def _fetch_group_page(self, ref: GroupRef) -> tuple[Page, TopicPage]:
         page = self.fetcher.get(ref.path)
-        return page, self._parse(
-            page, lambda: pages.parse_group_page(page.content, ref, url=page.url)
-        )
+        parsed = self._parse(page, lambda: pages.parse_group_page(page.content, ref, url=page.url))
+        return page, replace(parsed, raw=page) if parsed.rejected else parsed
 
     def _fetch_rpc_page(
         self, ref: GroupRef, group: Group, tokens: PageTokens, token: str | None
     ) -> TopicPage:
-        params = {"rpcids": TOPIC_LIST_RPC, "source-path": ref.path, "hl": "en"}
+        # "" (or null) asks for the first page.
+        data = {"f.req": pages.build_batchexecute_request(group.email, token, PAGE_SIZE)}
+        reply = self._post_rpc(ref, TOPIC_LIST_RPC, data, tokens)
+        page = self._parse(
+            reply, lambda: pages.parse_batchexecute(reply.content, group, url=reply.url)
+        )
+        return replace(page, raw=reply) if page.rejected else page
+
+    def _post_rpc(
+        self, ref: GroupRef, rpc_id: str, data: dict[str, str], tokens: PageTokens
+    ) -> Page:
+        params = {"rpcids": rpc_id, "source-path": ref.path, "hl": "en"}
         if tokens.f_sid:
             params["f.sid"] = tokens.f_sid
         if tokens.bl:
             params["bl"] = tokens.bl
-        # A null token asks for the first page.
-        data = {"f.req": pages.build_batchexecute_request(group.email, token, PAGE_SIZE)}
         if tokens.at:
-            data["at"] = tokens.at
-        reply = self.fetcher.post_form(BATCHEXECUTE_PATH, params, data)
-        return self._parse(
-            reply, lambda: pages.parse_batchexecute(reply.content, group, url=reply.url)
-        )
+            data = {**data, "at": tokens.at}
+        return self.fetcher.post_form(BATCHEXECUTE_PATH, params, data)
 
     def iter_topics(self, ref: GroupRef) -> Iterator[Topic]:
         """Every topic of the group, each once, newest activity first.
@@ -135,30 +191,112 @@ class Crawler:
                     seen.add(topic.id)
                     yield topic
 
-    def fetch_thread(self, ref: ThreadRef) -> Thread:
-        """A whole thread page. ``Thread.complete`` is False when the page is truncated."""
+    def fetch_thread(self, ref: ThreadRef, expected_count: int | None = None) -> Thread:
+        """A whole thread. ``Thread.complete`` is False unless its count says every
+        message is there (``expected_count``, the list's count, stands in when the thread
+        gives none). :class:`ThreadGone` when the thread's URL redirects away.
+
+        Page first (unless ``rpc_threads``): a page carries at most 100 messages, so a
+        longer thread is read again through ``H08Fi``, page by page, when its reply
+        shows a continuation; the page's masked addresses are kept for its messages.
+        """
         thread_ref = ThreadRef(ref.group, ref.topic_id)
-        page = self.fetcher.get(thread_ref.path)
-        thread = self._parse(
-            page, lambda: pages.parse_thread_page(page.content, thread_ref, url=page.url)
-        )
+        if self.rpc_threads:
+            try:
+                thread = self._fetch_thread_rpc(thread_ref)
+            except (RpcError, LayoutChanged) as err:
+                log.info("%s: %s; reading the thread page", thread_ref.url, err)
+                thread = self._fetch_thread_page(thread_ref)
+        else:
+            thread = self._fetch_thread_page(thread_ref)
+            if not thread.complete:
+                thread = self._complete_through_rpc(thread)
+        if thread.expected_count is None and expected_count is not None:
+            thread = replace(thread, expected_count=expected_count)
         if not thread.complete:
             log.warning(
-                "%s: the page carries %d of %d messages; the rest are not served to "
-                "plain HTTP clients",
+                "%s: %d of %d messages could be read; the thread is kept marked incomplete",
                 thread_ref.url,
                 len(thread.messages),
                 thread.expected_count,
             )
         return thread
 
+    def _fetch_thread_page(self, ref: ThreadRef) -> Thread:
+        page = self.fetcher.get(ref.path)
+        if urlsplit(page.url).path.rstrip("/") != ref.path:
+            # A deleted thread answers with a redirect (evidence section 3: a 302 to the
+            # group page); whatever page it led to, it is not this thread.
+            raise ThreadGone(f"thread {ref.url} is gone (it redirects to {page.url})",
+                             url=ref.url)
+        return self._parse(page, lambda: pages.parse_thread_page(page.content, ref, url=page.url))
+
+    def _fetch_thread_rpc(self, ref: ThreadRef) -> Thread:
+        """Every message ``H08Fi`` gives, following its continuation while it shows one.
+
+        The continuation (a token at ``[3]`` of the payload, sent back as the fourth
+        argument) is this project's reading, by analogy with ``Dq0xse``: no public
+        source shows one. A reply without it ends the walk, and the count decides
+        whether the thread is complete.
+        """
+        messages: dict[str, object] = {}
+        deleted: set[str] = set()
+        token: str | None = None
+        first: Thread | None = None
+        for _ in range(MAX_THREAD_PAGES):
+            data = {"f.req": pages.build_thread_request(ref.group.email, ref.topic_id,
+                                                        THREAD_PAGE_SIZE, token)}
+            reply = self._post_rpc(ref.group, THREAD_RPC, data, PageTokens())
+            part, next_token = self._parse(
+                reply, lambda reply=reply: pages.parse_thread_rpc(reply.content, ref, url=reply.url)
+            )
+            first = first or part
+            for message in part.messages:
+                messages.setdefault(message.id, message)
+            deleted.update(part.deleted_ids)
+            if not next_token or next_token == token:
+                break
+            token = next_token
+        assert first is not None
+        return replace(
+            first,
+            messages=tuple(messages.values()),
+            deleted_ids=tuple(sorted(deleted - set(messages))),
+        )
+
+    def _complete_through_rpc(self, thread: Thread) -> Thread:
+        """The page's first 100 messages and the rest through ``H08Fi``, if it has them."""
+        try:
+            whole = self._fetch_thread_rpc(thread.ref)
+        except (RpcError, LayoutChanged) as err:
+            log.warning("%s: could not read past the page's messages (%s)", thread.ref.url, err)
+            return thread
+        if len(whole.messages) <= len(thread.messages):
+            return thread
+        from_page = {message.id: message for message in thread.messages}
+        messages = tuple(from_page.get(message.id, message) for message in whole.messages)
+        return replace(
+            thread,
+            messages=messages,
+            expected_count=thread.expected_count or whole.expected_count,
+            deleted_ids=tuple(sorted(set(thread.deleted_ids) | set(whole.deleted_ids))),
+        )
+
+    def save_report(self, page: Page, message: str) -> LayoutChanged:
+        """Save ``page`` for a bug report about ``message``; the error names the file."""
+        return self._report(page, message)
+
     def _parse(self, page: Page, parse: Callable[[], T]) -> T:
         try:
             return parse()
         except LayoutChanged as err:
             raise self._report(page, str(err)) from err
-        except _PARSER_ACCIDENTS as err:
-            detail = " ".join(str(err).split()) or "no detail"
+        except ListarchiveError:
+            raise
+        except Exception as err:
+            # The parser met a shape it did not check for (or data nested deeper than
+            # the decoder goes): the page is kept, as for a layout change.
+            detail = " ".join(str(err).split())[:200] or "no detail"
             raise self._report(
                 page, f"could not parse {page.url} ({type(err).__name__}: {detail})"
             ) from err
@@ -206,10 +344,11 @@ def _refuse_endless_list(ref: GroupRef, pages: int, total: int | None) -> None:
 
 def _has_more(page: TopicPage) -> bool:
     """Whether the list goes on past ``page``, judging by the group's topic count."""
+    listed = len(page.topics) + len(page.rejected)
     total = page.group.total_topics
     if total is None:
-        return len(page.topics) >= PAGE_SIZE
-    return total > len(page.topics)
+        return listed >= PAGE_SIZE
+    return total > listed
 
 
 def save_page_for_report(page: Page, report_dir: str | Path | None = None) -> Path:

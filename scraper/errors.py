@@ -72,6 +72,11 @@ class NotFound(FetchError):
     exit_code = EXIT_NOT_FOUND
 
 
+class ThreadGone(NotFound):
+    """A thread's URL redirected away from the thread (to the group page, or elsewhere):
+    the thread was deleted upstream. One gone thread, not a changed layout."""
+
+
 class RpcError(FetchError):
     """A batchexecute call came back with an error entry instead of its payload."""
 

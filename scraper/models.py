@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 CANONICAL_ORIGIN = "https://groups.google.com"
 
@@ -111,6 +112,20 @@ class Topic:
 
 
 @dataclass(frozen=True)
+class RejectedTopic:
+    """A topic-list row whose data is odd (a topic id not shaped like Google's, a time
+    or count out of range): skipped, and named to the user, never stored.
+
+    ``id`` is printable (odd characters escaped); ``fingerprint`` identifies the row as
+    served, so a row that stays the same is not reported as new every run.
+    """
+
+    id: str
+    reason: str
+    fingerprint: str
+
+
+@dataclass(frozen=True)
 class PageTokens:
     """Tokens from ``WIZ_global_data``; optional for anonymous reads of public groups."""
 
@@ -131,6 +146,9 @@ class TopicPage:
     next_token: str | None
     source: str = "json"
     tokens: PageTokens = field(default_factory=PageTokens)
+    rejected: tuple[RejectedTopic, ...] = ()
+    # The reply as received (a scraper.http.Page), for a bug report about a rejected row.
+    raw: Any = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -150,9 +168,11 @@ class Message:
 class Thread:
     """A parsed thread page.
 
-    ``expected_count`` is how many messages Google says the topic has, when known.
-    A thread whose page carried fewer (long threads) is ``complete == False``:
-    callers must not treat the missing messages as deleted.
+    ``expected_count`` is how many messages Google says the topic has, when known;
+    like the topic list's count it leaves deleted messages out. A thread whose page
+    carried fewer (long threads) is ``complete == False``: callers must not treat the
+    missing messages as deleted. ``deleted_ids`` are messages the thread still lists
+    with an empty author and no body: deleted upstream, never in ``messages``.
     """
 
     group: Group
@@ -161,6 +181,7 @@ class Thread:
     messages: tuple[Message, ...]
     expected_count: int | None = None
     source: str = "json"
+    deleted_ids: tuple[str, ...] = ()
 
     @property
     def complete(self) -> bool:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from itertools import islice
 
 import pytest
 
 from scraper.crawl import BATCHEXECUTE_PATH, Crawler, save_page_for_report
-from scraper.errors import LayoutChanged, NetworkError, RpcError
+from scraper.errors import LayoutChanged, NetworkError, RpcError, ThreadGone
 from scraper.http import Fetcher, Page
 from scraper.models import GroupRef
 from tests.test_http import FakeTime, Reply, ScriptedServer
@@ -199,8 +200,27 @@ def test_faults_during_paging_are_retried(crawler, simulator, fake_time):
     assert len(statuses) == 6  # GET x2 (truncated once), POST x4 (429, reset, ok, ok)
 
 
-def test_long_thread_is_marked_incomplete(crawler, simulator, sim_state, caplog):
+def test_long_thread_is_read_past_the_page_through_the_rpc(crawler, simulator, sim_state):
     long_thread = sim_state.demo.long_thread
+    simulator.clear_requests()
+    thread = crawler.fetch_thread(ANNOUNCE.thread(long_thread.id))
+    assert thread.complete and thread.expected_count == 120
+    assert [m.id for m in thread.messages] == [m.id for m in long_thread.messages]
+    # The page's masked addresses are kept for the messages the page carried.
+    assert thread.messages[0].masked_address == long_thread.messages[0].masked_address
+    posts = [json.loads(json.loads(r.form["f.req"])[0][0][1]) for r in simulator.requests
+             if r.method == "POST"]
+    assert [p[:3] + p[4:] for p in posts] == [
+        ["demo-announce@googlegroups.com", long_thread.id, 100, None, 2]
+    ] * 2
+    assert posts[0][3] is None and isinstance(posts[1][3], str)
+
+
+def test_long_thread_is_marked_incomplete_when_the_rpc_fails(
+    crawler, simulator, sim_state, caplog
+):
+    long_thread = sim_state.demo.long_thread
+    simulator.fault("rpc_error")
     with caplog.at_level(logging.WARNING, logger="listarchive"):
         thread = crawler.fetch_thread(ANNOUNCE.thread(long_thread.id))
     assert len(thread.messages) == 100
@@ -208,6 +228,63 @@ def test_long_thread_is_marked_incomplete(crawler, simulator, sim_state, caplog)
     assert thread.complete is False
     assert [m.id for m in thread.messages] == [m.id for m in long_thread.messages[:100]]
     assert any("100 of 120" in r.getMessage() for r in caplog.records)
+
+
+def test_threads_through_the_rpc_first_with_the_page_as_fallback(fetcher, simulator, sim_state,
+                                                                   tmp_path):
+    crawler = Crawler(fetcher, report_dir=tmp_path, rpc_threads=True)
+    long_thread = sim_state.demo.long_thread
+    simulator.clear_requests()
+    thread = crawler.fetch_thread(ANNOUNCE.thread(long_thread.id))
+    assert thread.complete and len(thread.messages) == 120
+    assert [r.method for r in simulator.requests] == ["POST", "POST"]
+    # Signed out, the RPC carries no masked address: only the page shows them.
+    assert thread.messages[0].masked_address is None
+    simulator.fault("rpc_error")
+    simulator.clear_requests()
+    again = crawler.fetch_thread(ANNOUNCE.thread(long_thread.id))
+    assert [r.method for r in simulator.requests] == ["POST", "GET"]
+    assert not again.complete and len(again.messages) == 100
+
+
+def test_a_gone_thread_is_thread_gone(crawler, simulator, sim_state, fetcher, tmp_path):
+    topic = sim_state.demo.announce.find_topic("Release 1.2")
+    sim_state.delete_topic(topic)
+    with pytest.raises(ThreadGone, match="gone"):
+        crawler.fetch_thread(ANNOUNCE.thread(topic.id))
+    with pytest.raises(ThreadGone):
+        Crawler(fetcher, report_dir=tmp_path, rpc_threads=True).fetch_thread(
+            ANNOUNCE.thread(topic.id)
+        )
+
+
+def test_deleted_messages_are_listed_apart(crawler, sim_state):
+    topic = sim_state.demo.announce.find_topic("Release 1.2")
+    gone = topic.messages[1]
+    sim_state.delete_message(gone)
+    thread = crawler.fetch_thread(ANNOUNCE.thread(topic.id))
+    assert thread.deleted_ids == (gone.id,)
+    assert gone.id not in [m.id for m in thread.messages]
+    assert thread.complete and thread.expected_count == len(topic.messages)
+
+
+@pytest.mark.parametrize("rpc_first", [False, True])
+def test_a_null_last_page_ends_the_walk(crawler, simulator, sim_state, rpc_first):
+    group = sim_state.add_group("nulls", title="Nulls")
+    for n in range(60):
+        sim_state.add_topic(group, f"Topic {n}", "Ann", None, f"<p>{n}</p>")
+    group.null_last_page = True
+    simulator.clear_requests()
+    pages = list(crawler.iter_topic_pages(GroupRef("nulls"), rpc_first=rpc_first))
+    assert [len(p.topics) for p in pages] == [30, 30]
+    assert len(simulator.requests) == 3
+    first = simulator.requests[0]
+    if rpc_first:
+        assert first.method == "POST"
+        args = json.loads(json.loads(first.form["f.req"])[0][0][1])
+        assert args == ["nulls@googlegroups.com", 30, "", [], 2]
+    else:
+        assert first.method == "GET"
 
 
 def test_fetch_thread_from_a_message_link_fetches_the_whole_thread(crawler, simulator, sim_state):

@@ -39,6 +39,10 @@ def test_inspect_group_page(simulator, sim_state):
 def test_inspect_long_thread_from_a_message_link(simulator, sim_state):
     topic = sim_state.demo.long_thread
     url = f"{topic.url}/m/{topic.messages[3].id}"
+    whole = inspect_url(url, base_url=simulator.base_url, delay=0)
+    assert (whole["message_count"], whole["expected_count"], whole["complete"]) == (120, 120, True)
+    # When H08Fi will not read past the page's 100 messages, the thread is incomplete.
+    simulator.fault("rpc_error")
     result = inspect_url(url, base_url=simulator.base_url, delay=0)
     assert result["kind"] == "thread"
     assert result["source"] == "json"
@@ -138,6 +142,7 @@ def run_listarchive(*args: str, base_url: str) -> subprocess.CompletedProcess:
 
 def test_inspect_as_a_real_process(simulator, sim_state):
     topic = sim_state.demo.long_thread
+    simulator.fault("rpc_error", path="batchexecute", times=1)
     text = run_listarchive("inspect", topic.url, "--delay", "0", base_url=simulator.base_url)
     assert text.returncode == 0, text.stderr
     assert text.stdout.startswith(f"Thread     {topic.subject}\n")

@@ -13,7 +13,7 @@ import json
 import random
 import re
 from datetime import UTC, datetime
-from html import escape
+from html import escape, unescape
 from pathlib import Path
 
 import pytest
@@ -176,14 +176,16 @@ def test_topic_list_from_json():
     assert first.subject == "Camarilla Exemplary Question"
     assert first.snippet == "Does the Exemplary need to be ready?"
     assert first.last_activity_at == datetime(2024, 1, 1, 0, 0, 0, 123000, tzinfo=UTC)
-    assert first.created_at == utc(2023, 12, 31)
+    # Field [5] is the newest message's post time, not the creation: no creation time
+    # comes from a topic row (the thread's first message gives it).
+    assert first.created_at is None
     assert first.message_count == 3
     assert first.authors == ("Alice Example", "Bob Example")
     assert second.id == "-nTNtBBHL2Y"
     assert second.subject == "Enhancements freeze is coming"
     assert second.snippet == "Reminder that enhancements freeze is next week"
     assert second.last_activity_at == datetime(2023, 12, 30, 0, 0, 0, 123000, tzinfo=UTC)
-    assert second.created_at == utc(2023, 12, 29)
+    assert second.created_at is None
     assert second.message_count == 1
     assert second.authors == ("Carol Example",)
 
@@ -852,9 +854,11 @@ def test_real_topic_list_round_trip():
     assert len(page.topics) == len(topics) == 30
     for parsed, source in zip(page.topics, topics, strict=True):
         assert parsed.id == source["id"]
-        assert parsed.subject == source["title"]
-        assert parsed.snippet == source["snippet"]
-        assert parsed.created_at.isoformat().replace("+00:00", "Z") == source["created"]
+        # Snippets come HTML-escaped (&#39;, &amp;): unescaped exactly once.
+        assert parsed.subject == unescape(source["title"])
+        assert parsed.snippet == unescape(source["snippet"])
+        # The data set's "created" is field [5]: the newest post, not the creation.
+        assert parsed.created_at is None
         assert parsed.last_activity_at.isoformat().replace("+00:00", "Z") == source["last_activity"]
         assert parsed.message_count == source["num_messages"]
         assert parsed.authors == tuple(source["authors"])

@@ -52,8 +52,10 @@ def batch_entries(text: str) -> list:
     return json.loads(text[text.index("[") :])
 
 
-def list_rpc(client: httpx.Client, email: str, token: str | None, source: str = "/g/x"):
-    args = json.dumps([email, 30, token, [], 2])
+def list_rpc(
+    client: httpx.Client, email: str, token: str | None, source: str = "/g/x", size: int = 30
+):
+    args = json.dumps([email, size, token, [], 2])
     response = client.post(
         BATCH_PATH,
         params={"rpcids": "Dq0xse", "source-path": source, "hl": "en"},
@@ -194,8 +196,10 @@ def test_group_page_has_first_30_topics_in_dom_and_json(simulator, sim_state, cl
     first = group.visible_topics()[0]
     meta = data[2][0][0]
     assert meta[2] == first.subject and meta[6] == len(first.messages)
-    assert meta[4][0] == int(first.last_activity_at.timestamp())
-    assert meta[5][0] == int(first.created_at.timestamp())
+    # [4] is the newest message's updated time, [5] its post time: not the creation.
+    newest = max(first.messages, key=lambda m: m.posted_at)
+    assert meta[4][0] == int((newest.updated_at or newest.posted_at).timestamp())
+    assert meta[5][0] == int(newest.posted_at.timestamp())
     assert meta[9][1] == len({m.author for m in first.messages})
     assert meta[9][0][-1][0] == max(first.messages, key=lambda m: m.posted_at).author
     assert rows[0][1]["aria-label"] == f"Select {first.subject}"
@@ -448,13 +452,25 @@ def test_state_changes_while_running_show_up(client, sim_state):
     assert meta[7][0] > meta[8][0]
     assert "Edited reply" in client.get(topic.path).text
 
+    # A deleted message keeps its place with an empty author and no body; the counts
+    # leave it out (evidence section 3).
     sim_state.delete_message(reply)
     page = client.get(topic.path).text
-    assert reply.id not in page and thread_json(page)[1][6] == before
+    data = thread_json(page)
+    assert data[1][6] == before and data[2][-1] == [[data[2][-1][0][0]]]
+    assert data[2][-1][0][0][1] == reply.id and data[2][-1][0][0][2] == []
+    assert "Edited reply" not in page
+    _, entries = list_rpc(client, "demo-announce@googlegroups.com", "", size=100)
+    row = next(row[0] for row in list_payload(entries)[2] if row[0][1] == topic.id)
+    assert row[6] == before
 
+    # A thread whose last message went is gone: its URL redirects to the group page.
     lonely = sim_state.demo.announce.find_topic("Mirror in Tokyo")
     sim_state.delete_message(lonely.messages[0])
-    assert client.get(lonely.path).status_code == 404
+    response = client.get(lonely.path)
+    assert response.status_code == 302
+    assert response.headers["location"].endswith("/g/demo-announce")
+    assert client.get("/g/demo-announce/c/AAAAAAAAAAA").status_code == 404
     listing = rpc_data(client.get("/g/demo-announce").text, "Dq0xse")
     assert listing[1] == 74
 
@@ -885,3 +901,96 @@ def test_runnable_by_hand():
     finally:
         process.terminate()  # SIGTERM: the simulator stops cleanly
         assert process.wait(timeout=5) == 0
+
+
+# The live service as the evidence describes it (google-groups-evidence-2026.md) ----------
+
+
+def thread_rpc(client: httpx.Client, email: str, topic_id: str, token: str | None = None,
+               size: int = 100):
+    args = json.dumps([email, topic_id, size, token, None, 2])
+    response = client.post(
+        BATCH_PATH,
+        params={"rpcids": "H08Fi", "hl": "en", "rt": "c"},
+        data={"f.req": json.dumps([[["H08Fi", args, None, "generic"]]])},
+    )
+    entry = next(e for e in batch_entries(response.text) if e[0] == "wrb.fr")
+    assert entry[1] == "H08Fi"
+    return json.loads(entry[2]) if isinstance(entry[2], str) else entry
+
+
+def test_topic_rows_escape_titles_and_snippets_once(client, sim_state):
+    group = sim_state.add_group("escapes", title="Escapes")
+    sim_state.add_topic(group, "Q&A: \"it's\" <b>", "Ann", "ann@example.com",
+                        "<div>Fish &amp; chips, 'quoted'</div>")
+    meta = rpc_data(client.get("/g/escapes").text, "Dq0xse")[2][0][0]
+    assert meta[2] == "Q&amp;A: &quot;it&#39;s&quot; &lt;b&gt;"
+    assert meta[3] == "Fish &amp; chips, &#39;quoted&#39;"
+    # The thread's own subject is not escaped; the DOM row is ordinary HTML.
+    topic = group.visible_topics()[0]
+    assert thread_json(client.get(topic.path).text)[1][2] == "Q&A: \"it's\" <b>"
+
+
+def test_topic_row_times_are_the_newest_message(client, sim_state):
+    group = sim_state.add_group("times", title="Times")
+    topic = sim_state.add_topic(group, "Hello", "Ann", None, "<p>first</p>",
+                                datetime(2022, 7, 27, 10, tzinfo=UTC))
+    reply = sim_state.add_message(topic, "Bob", None, "<p>reply</p>",
+                                  datetime(2022, 12, 8, 9, tzinfo=UTC))
+    sim_state.edit_message(reply, "<p>reply, edited</p>",
+                           edited_at=datetime(2022, 12, 9, 9, tzinfo=UTC))
+    meta = rpc_data(client.get("/g/times").text, "Dq0xse")[2][0][0]
+    assert meta[4][0] == int(datetime(2022, 12, 9, 9, tzinfo=UTC).timestamp())
+    assert meta[5][0] == int(datetime(2022, 12, 8, 9, tzinfo=UTC).timestamp())
+    assert meta[6] == 2
+
+
+def test_null_last_page_after_a_token(client, sim_state):
+    group = sim_state.add_group("nulls", title="Nulls")
+    for n in range(30):
+        sim_state.add_topic(group, f"Topic {n}", "Ann", None, f"<p>{n}</p>")
+    group.null_last_page = True
+    first = rpc_data(client.get("/g/nulls").text, "Dq0xse")
+    assert len(first[2]) == 30 and first[3]
+    _, entries = list_rpc(client, "nulls@googlegroups.com", first[3])
+    last = list_payload(entries)
+    assert last[1] == 30 and last[2] is None and last[3] is None
+
+
+def test_thread_rpc_serves_the_thread_and_pages_past_100(client, sim_state):
+    long_thread = sim_state.demo.long_thread
+    email = long_thread.group.email
+    first = thread_rpc(client, email, long_thread.id)
+    page = thread_json(client.get(long_thread.path).text)
+    assert first[:3] == page[:3]
+    assert len(first[2]) == 100 and isinstance(first[3], str)
+    rest = thread_rpc(client, email, long_thread.id, first[3])
+    assert len(rest) == 3 and rest[1][6] == len(long_thread.messages)
+    ids = [e[0][0][1] for e in first[2] + rest[2]]
+    assert ids == [m.id for m in long_thread.messages]
+    small = thread_rpc(client, email, long_thread.id, size=7)
+    assert len(small[2]) == 7
+    assert thread_rpc(client, email, "AAAAAAAAAAA")[5] == [5]  # unknown topic: NOT_FOUND
+    assert thread_rpc(client, email, long_thread.id, first[3] + "x")[5] == [3]
+
+
+def test_deleted_thread_rpc_is_not_found_and_page_redirects(client, sim_state):
+    topic = sim_state.demo.announce.find_topic("Release 1.2")
+    sim_state.delete_topic(topic)
+    assert thread_rpc(client, topic.group.email, topic.id)[5] == [5]
+    assert client.get(topic.path).status_code == 302
+    ids = [row[0][1] for row in rpc_data(client.get("/g/demo-announce").text, "Dq0xse")[2]]
+    assert topic.id not in ids
+
+
+def test_raw_odd_values_are_served_verbatim(client, sim_state):
+    group = sim_state.add_group("odd", title="Odd")
+    topic = sim_state.add_topic(group, "Odd", "Ann", None, "<p>x</p>")
+    topic.raw_row = {6: "1e30", 2: '"\\ud800 lone"'}
+    topic.messages[0].raw_meta = {8: "[1e30,0]", 10: "[" * 50 + "]" * 50}
+    text = client.get("/g/odd").text
+    assert ',1e30,' in text and '"\\ud800 lone"' in text
+    meta = rpc_data(text, "Dq0xse")[2][0][0]
+    assert meta[6] == 1e30 and meta[2] == "\ud800 lone"
+    record = thread_rpc(client, group.email, topic.id)[2][0][0][0]
+    assert record[8] == [1e30, 0] and len(record) == 11

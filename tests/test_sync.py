@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 import sqlite3
 from datetime import UTC, datetime, timedelta
@@ -40,7 +41,6 @@ ANNOUNCE = "https://groups.google.com/g/demo-announce"
 DEV = "https://groups.google.com/a/example.org/g/dev"
 ANNOUNCE_KEY = "demo-announce@googlegroups.com"
 DEV_KEY = "dev@example.org"
-PAGE_LIMIT = 100  # messages a thread page carries (the demo's long thread has 120)
 
 
 # --- helpers shared with test_sync_cli --------------------------------------------------
@@ -67,8 +67,9 @@ def add_small_group(state: GroupsState, name: str, topics: int, *, domain: str |
 
 
 def upstream_ids(group) -> set[str]:
-    """The Google message ids a complete archive of ``group`` holds."""
-    return {m.id for topic in group.visible_topics() for m in topic.messages[:PAGE_LIMIT]}
+    """The Google message ids a complete archive of ``group`` holds (a thread longer
+    than a page's 100 messages is read on through the H08Fi RPC)."""
+    return {m.id for topic in group.visible_topics() for m in topic.messages}
 
 
 def archived_ids(db: Path, group_key: str) -> list[str]:
@@ -84,7 +85,7 @@ def assert_archived_exactly_once(db: Path, group) -> None:
 
 
 def assert_every_thread_whole(db: Path, group) -> int:
-    """Each archived thread holds exactly what its page carried; returns how many."""
+    """Each archived thread holds exactly its messages; returns how many."""
     with sqlite3.connect(db) as conn:
         rows = conn.execute(
             "SELECT t.topic_id, t.messages_seen, group_concat(p.google_message_id)"
@@ -92,7 +93,7 @@ def assert_every_thread_whole(db: Path, group) -> int:
             " WHERE t.group_key = ? GROUP BY t.id", (group.email,)).fetchall()
     topics = {topic.id: topic for topic in group.visible_topics()}
     for topic_id, seen, ids in rows:
-        expected = {m.id for m in topics[topic_id].messages[:PAGE_LIMIT]}
+        expected = {m.id for m in topics[topic_id].messages}
         assert set((ids or "").split(",")) == expected
         assert seen == len(expected)
     return len(rows)
@@ -160,9 +161,10 @@ def test_first_sync_archives_every_message_of_a_multi_page_group(first_sync):
     announce, dev = summary.groups
     assert (announce.mode, announce.topics_seen, announce.threads_fetched) == ("backfill", 75, 75)
     assert announce.walked_to_end
-    # 75 topics: the group page and two batchexecute pages
-    posts = [r for r in first_sync["requests"] if r.method == "POST"]
-    assert len(posts) == 2
+    # 75 topics: the group page and two batchexecute pages; the 120-message thread: its
+    # page (100 messages) and two H08Fi pages
+    posts = [r.query["rpcids"] for r in first_sync["requests"] if r.method == "POST"]
+    assert posts.count("Dq0xse") == 2 and posts.count("H08Fi") == 2
     for group in state.demo.announce, state.demo.dev:
         assert_archived_exactly_once(db, group)
     total = sum(len(upstream_ids(g)) for g in (state.demo.announce, state.demo.dev))
@@ -172,8 +174,8 @@ def test_first_sync_archives_every_message_of_a_multi_page_group(first_sync):
         assert archive.sync_mark(ANNOUNCE_KEY) == state.demo.announce.visible_topics()[
             0].last_activity_at
         long_thread = archive.thread_state(ANNOUNCE_KEY, state.demo.long_thread.id)
-        assert (long_thread.message_count, long_thread.messages_seen) == (120, 100)
-        assert not long_thread.complete
+        assert (long_thread.message_count, long_thread.messages_seen) == (120, 120)
+        assert long_thread.complete
         [run_row] = archive.list_runs()
         groups = {g["key"]: g for g in archive.list_groups()}
     assert run_row["status"] == "ok"
@@ -197,8 +199,11 @@ def test_a_sync_with_nothing_new_makes_one_request_per_group(synced_db, simulato
         summary = run(synced_db, [ANNOUNCE, DEV], fetcher, progress=recorder)
         assert fetcher.requests_made == 2
     assert recorder.merges == 0  # nothing written, nothing to merge
-    assert [(r.method, r.path) for r in simulator.requests] == [
-        ("GET", "/g/demo-announce"), ("GET", "/a/example.org/g/dev")]
+    # A group archived before is listed through the RPC alone, from its first page.
+    assert [(r.method, r.query.get("rpcids")) for r in simulator.requests] == [
+        ("POST", "Dq0xse"), ("POST", "Dq0xse")]
+    assert [json.loads(json.loads(r.form["f.req"])[0][0][1]) for r in simulator.requests] == [
+        ["demo-announce@googlegroups.com", 30, "", [], 2], ["dev@example.org", 30, "", [], 2]]
     assert summary.exit_code == 0
     for group in summary.groups:
         assert (group.mode, group.requests, group.threads_fetched) == ("incremental", 1, 0)
@@ -257,7 +262,7 @@ def test_full_walks_every_page_and_still_skips_unchanged_threads(synced_db, simu
                               full=True)
     [announce] = summary.groups
     assert (announce.mode, announce.topics_seen, announce.threads_fetched) == ("full", 75, 0)
-    assert [r.method for r in simulator.requests] == ["GET", "POST", "POST"]
+    assert [r.method for r in simulator.requests] == ["POST", "POST", "POST"]
 
 
 def test_a_message_deleted_upstream_is_kept_and_marked(synced_db, simulator, sim_state):
@@ -339,7 +344,7 @@ def test_an_interrupted_incremental_run_does_not_hide_older_changes(small, tmp_p
     [result] = summary.groups
     assert result.threads_fetched == 3 and result.new_messages == 3
     assert result.topics_seen == 15 + UNCHANGED_LIMIT  # then it stopped: page 1 only
-    assert [r.method for r in sim.requests].count("POST") == 0
+    assert [r.method for r in sim.requests].count("POST") == 1
     assert_archived_exactly_once(db, group)
 
 

@@ -14,6 +14,9 @@ dates are in the viewer's unknown timezone and are read as UTC; see :mod:`.dates
 
 from __future__ import annotations
 
+import hashlib
+import html as html_lib
+import json
 import logging
 import re
 from dataclasses import replace
@@ -29,6 +32,7 @@ from scraper.models import (
     GroupRef,
     Message,
     PageTokens,
+    RejectedTopic,
     Thread,
     ThreadRef,
     Topic,
@@ -51,17 +55,40 @@ from scraper.pages.dom import MASKED_ADDRESS_RE, find_masked_addresses
 __all__ = [
     "MASKED_ADDRESS_RE",
     "build_batchexecute_request",
+    "build_thread_request",
     "find_masked_addresses",
     "parse_batchexecute",
     "parse_group_page",
     "parse_page_tokens",
     "parse_thread_page",
+    "parse_thread_rpc",
     "parse_visible_date",
+    "printable",
+    "valid_id",
 ]
 
 logger = logging.getLogger(__name__)
 
 _HTML_END = re.compile(r"</(?:html|body)\s*>", re.IGNORECASE)
+
+# What the parsers let through to the archive. Google's topic and message ids are
+# base64url (``-nTNtBBHL2Y``, ``jISyG3VpBAAJ``); anyone can post to a public group, and
+# a server may send anything, so ids, times and counts outside these bounds are odd data.
+_GOOGLE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_LATEST_EPOCH = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime holds
+_MAX_COUNT = 10_000_000
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def valid_id(value: object) -> bool:
+    """Whether ``value`` is shaped like a Google topic or message id."""
+    return isinstance(value, str) and _GOOGLE_ID.fullmatch(value) is not None
+
+
+def printable(value: object, limit: int = 80) -> str:
+    """``value`` safe to print on one line: odd characters escaped, long ones cut."""
+    text = value if isinstance(value, str) else repr(value)
+    return ascii(text)[1:-1][:limit]
 
 
 class _Unusable(Exception):
@@ -87,10 +114,10 @@ def parse_group_page(
     else:
         group = _group_from_list(data, group)
         try:
-            topics, token = _topics_from_json(data)
-            if not topics and group.total_topics != 0:
+            topics, token, rejected = _topics_from_json(data)
+            if not topics and not rejected and group.total_topics != 0:
                 raise _Unusable(f"no topics in the JSON, yet the group has {group.total_topics}")
-            return TopicPage(group, topics, token, "json", tokens)
+            return TopicPage(group, topics, token, "json", tokens, rejected)
         except _Unusable as problem:
             logger.warning("%s: %s; reading the page HTML instead", where, problem)
 
@@ -131,10 +158,36 @@ def parse_batchexecute(body: bytes | str, group: Group, url: str | None = None) 
             f"the {RPC_TOPIC_LIST} reply from {where} is not a topic list", url=where
         )
     try:
-        topics, token = _topics_from_json(data)
+        topics, token, rejected = _topics_from_json(data)
     except _Unusable as problem:
         raise LayoutChanged(f"unreadable topic list from {where}: {problem}", url=where) from None
-    return TopicPage(_group_from_list(data, group), topics, token, "json")
+    return TopicPage(_group_from_list(data, group), topics, token, "json", rejected=rejected)
+
+
+def parse_thread_rpc(
+    body: bytes | str, ref: ThreadRef, url: str | None = None
+) -> tuple[Thread, str | None]:
+    """The reply to an ``H08Fi`` call: one page of a thread's messages, and the token of
+    the next page (None when the reply shows none).
+
+    The payload is the thread page's JSON (``[2]`` the message list). Where a longer
+    thread's continuation would be is not known from any public source: a non-empty
+    string at ``[3]``, as ``Dq0xse`` carries its token, is read as one; the caller still
+    judges completeness by the message count alone. There is no HTML beside the JSON, so
+    masked addresses are not known (an author entry's address is null when signed out).
+    Raises :class:`~scraper.errors.RpcError` when the call answered with an error.
+    """
+    where = url or ref.url
+    data = rpc_payload(_as_text(body), RPC_THREAD, where)
+    if not _is_thread(data) or _at(data[1], 1) != ref.topic_id:
+        raise LayoutChanged(f"the {RPC_THREAD} reply from {where} is not this thread", url=where)
+    group = _group_identity(data[0], Group(ref.group, id=None, email=ref.group.email))
+    try:
+        thread = _thread_from_json(data, group, _NO_HTML, datetime.now(UTC))
+    except _Unusable as problem:
+        raise LayoutChanged(f"unreadable thread from {where}: {problem}", url=where) from None
+    token = _at(data, 3)
+    return thread, _clean(token) if isinstance(token, str) and token else None
 
 
 def parse_thread_page(
@@ -171,7 +224,13 @@ def parse_thread_page(
         )
     subject = dom.thread_subject(tree) or ""
     messages = []
+    deleted = []
     for message_id, section in sections.items():
+        author = dom.section_author(section)
+        body_html = dom.section_body_html(section) or ""
+        if not author and not body_html.strip():
+            deleted.append(message_id)  # its place in the list, with no author or body
+            continue
         posted_at = dom.section_date(section, now)
         if posted_at is None:
             raise LayoutChanged(
@@ -179,7 +238,6 @@ def parse_thread_page(
                 "(Google may have changed its pages)",
                 url=where,
             )
-        author = dom.section_author(section)
         messages.append(
             Message(
                 id=message_id,
@@ -187,11 +245,28 @@ def parse_thread_page(
                 author=author,
                 posted_at=posted_at,
                 subject=subject,
-                body_html=dom.section_body_html(section) or "",
+                body_html=body_html,
                 masked_address=dom.section_masked_address(section, author),
             )
         )
-    return Thread(group, ref.topic_id, subject, tuple(messages), dom.message_count(tree), "dom")
+    return Thread(
+        group, ref.topic_id, subject, tuple(messages), dom.message_count(tree), "dom",
+        tuple(deleted),
+    )
+
+
+def build_thread_request(
+    group_email: str, topic_id: str, page_size: int = 100, token: str | None = None
+) -> str:
+    """The ``f.req`` form value asking ``H08Fi`` for a thread's messages.
+
+    ``[group_email, topic_id, page_size, null, null, 2]`` as the evidence shows it; the
+    fourth argument carrying a continuation token is this project's assumption.
+    """
+    arguments = json.dumps(
+        [group_email, topic_id, page_size, token, None, 2], separators=(",", ":")
+    )
+    return json.dumps([[[RPC_THREAD, arguments, None, "generic"]]], separators=(",", ":"))
 
 
 def parse_page_tokens(html: bytes | str) -> PageTokens:
@@ -206,15 +281,23 @@ def parse_page_tokens(html: bytes | str) -> PageTokens:
 
 
 def _is_topic_list(data: Any) -> bool:
-    """``[[gid, email], total, [[topic_meta, ...], ...], token|null, ...]``."""
-    return (
+    """``[[gid, email], total, [[topic_meta, ...], ...], token|null, ...]``.
+
+    The rows may be null (or absent, or hold null rows) on the last page (evidence
+    section 2: aposd-illustrated's groups_scan.py guards it with ``d[2] or []``).
+    """
+    if not (
         isinstance(data, list)
-        and len(data) >= 3
+        and len(data) >= 2
         and (data[0] is None or isinstance(data[0], list))
         and _is_int(data[1])
-        and isinstance(data[2], list)
-        and (not data[2] or _is_list(_at(data[2][0], 0)))
-    )
+    ):
+        return False
+    rows = _at(data, 2)
+    if rows is None:
+        return True
+    first = next((row for row in rows if row is not None), None) if _is_list(rows) else None
+    return _is_list(rows) and (first is None or _is_list(_at(first, 0)))
 
 
 def _is_thread(data: Any) -> bool:
@@ -232,19 +315,40 @@ def _group_identity(head: Any, group: Group) -> Group:
     gid, email = _at(head, 0), _at(head, 1)
     return replace(
         group,
-        id=str(gid) if isinstance(gid, str | int) and gid != "" else group.id,
-        email=email if isinstance(email, str) and "@" in email else group.email,
+        id=_clean(str(gid)) if isinstance(gid, str | int) and gid != "" else group.id,
+        email=_clean(email) if isinstance(email, str) and "@" in email else group.email,
     )
 
 
 def _group_from_list(data: list[Any], group: Group) -> Group:
-    return replace(_group_identity(data[0], group), total_topics=data[1])
+    total = data[1] if 0 <= data[1] < _MAX_COUNT else None
+    return replace(_group_identity(data[0], group), total_topics=total)
 
 
-def _topics_from_json(data: list[Any]) -> tuple[tuple[Topic, ...], str | None]:
-    topics = tuple(_topic(row) for row in data[2])
+class _OddRow(Exception):
+    """One topic row's data is out of bounds: that row is rejected, not the page."""
+
+
+def _topics_from_json(
+    data: list[Any],
+) -> tuple[tuple[Topic, ...], str | None, tuple[RejectedTopic, ...]]:
+    topics, rejected = [], []
+    for row in _at(data, 2) or ():
+        if row is None:
+            continue
+        try:
+            topics.append(_topic(row))
+        except _OddRow as problem:
+            fingerprint = hashlib.sha256(
+                json.dumps(row, sort_keys=True).encode("ascii")
+            ).hexdigest()[:32]
+            rejected.append(
+                RejectedTopic(printable(_at(_at(row, 0), 1)), str(problem), fingerprint)
+            )
     token = _at(data, 3)
-    return topics, token if isinstance(token, str) and token else None
+    return tuple(topics), _clean(token) if isinstance(token, str) and token else None, tuple(
+        rejected
+    )
 
 
 def _topic(row: Any) -> Topic:
@@ -252,20 +356,49 @@ def _topic(row: Any) -> Topic:
     topic_id = _at(meta, 1)
     if not isinstance(topic_id, str) or not topic_id:
         raise _Unusable("a topic row without a topic id")
+    if not valid_id(topic_id):
+        raise _OddRow("its topic id is not shaped like Google's")
+    count = _at(meta, 6)
+    if count is not None and not (_is_int(count) and 0 <= count < _MAX_COUNT):
+        raise _OddRow(f"its message count {printable(count, 40)} is out of range")
     authors = _at(_at(meta, 9), 0)
     return Topic(
         id=topic_id,
-        subject=_str(_at(meta, 2)),
-        snippet=_str(_at(meta, 3)),
-        last_activity_at=epoch_to_datetime(_at(meta, 4)),
-        created_at=epoch_to_datetime(_at(meta, 5)),
-        message_count=_at(meta, 6) if _is_int(_at(meta, 6)) else None,
+        # Titles and snippets come HTML-escaped (evidence section 1): unescaped once here.
+        subject=html_lib.unescape(_str(_at(meta, 2))),
+        snippet=html_lib.unescape(_str(_at(meta, 3))),
+        # [4] is the newest message's updated time; [5] is the newest message's post time,
+        # NOT the topic's creation (evidence section 1), so created_at comes from the thread.
+        last_activity_at=_row_epoch(_at(meta, 4)),
+        message_count=count,
         authors=tuple(
-            name
+            _clean(name)
             for name in (_at(author, 0) for author in (authors if _is_list(authors) else ()))
             if isinstance(name, str) and name
         ),
     )
+
+
+def _row_epoch(value: Any) -> datetime | None:
+    moment = _epoch(value)
+    seconds = _at(value, 0) if _is_list(value) else value
+    if moment is None and isinstance(seconds, int | float) and not isinstance(seconds, bool):
+        raise _OddRow(f"its time {printable(value, 40)} is out of range")
+    return moment
+
+
+def _epoch(value: Any) -> datetime | None:
+    """:func:`epoch_to_datetime` for values within the years a datetime holds; else None."""
+    seconds, nanos = (_at(value, 0), _at(value, 1)) if _is_list(value) else (value, None)
+    if isinstance(seconds, str) and seconds.isdigit() and len(seconds) < 13:
+        seconds = int(seconds)
+    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
+        return None
+    if not 0 <= seconds <= _LATEST_EPOCH:
+        return None
+    if nanos is not None and not (_is_int(nanos) and 0 <= nanos < 10**9):
+        value = [seconds, 0]
+    return epoch_to_datetime(value)
 
 
 def _thread_from_json(data: list[Any], group: Group, page: _ThreadHtml, now: datetime) -> Thread:
@@ -274,17 +407,49 @@ def _thread_from_json(data: list[Any], group: Group, page: _ThreadHtml, now: dat
     subject = _str(_at(summary, 2)) or dom.thread_subject(page.tree) or ""
     if not data[2]:
         raise _Unusable("the thread JSON has no messages")
+    if not valid_id(topic_id):
+        raise LayoutChanged(
+            f"the thread's topic id {printable(topic_id)} is not shaped like Google's"
+        )
     # Each element of data[2] is ONE message (reading data[2][0] as the list loses replies).
-    messages = tuple(_message(element, topic_id, subject, page, now) for element in data[2])
+    messages, deleted = [], []
+    for element in data[2]:
+        message_id = _deleted_message_id(element, page)
+        if message_id is not None:
+            deleted.append(message_id)
+        else:
+            messages.append(_message(element, topic_id, subject, page, now))
     count = _at(summary, 6)
     return Thread(
         group,
         topic_id,
-        subject or messages[0].subject,
-        messages,
-        count if _is_int(count) else None,
+        subject or (messages[0].subject if messages else ""),
+        tuple(messages),
+        count if _is_int(count) and 0 <= count < _MAX_COUNT else None,
         "json",
+        tuple(deleted),
     )
+
+
+def _deleted_message_id(element: Any, page: _ThreadHtml) -> str | None:
+    """The id of a deleted message, which stays in the list with an empty author and no
+    body (evidence section 3, as aposd-illustrated's groups_fetch.py shows "(deleted)");
+    None for any other message."""
+    record = _at(element, 0)
+    meta = _at(record, 0)
+    message_id = _at(meta, 1)
+    if not valid_id(message_id):
+        return None
+    if _str(_at(_at(_at(meta, 2), 0), 0)) or (_body_html(_at(record, 1)) or "").strip():
+        return None
+    if _at(record, 2):  # attachments
+        return None
+    section = page.sections.get(message_id) if page is not _NO_HTML else None
+    if section is not None and (
+        dom.section_author(section) or (dom.section_body_html(section) or "").strip()
+    ):
+        return None
+    return message_id
 
 
 def _message(
@@ -295,6 +460,8 @@ def _message(
     message_id = _at(meta, 1)
     if not isinstance(message_id, str) or not message_id:
         raise _Unusable("a message without a message id")
+    if not valid_id(message_id):
+        raise LayoutChanged(f"a message id {printable(message_id)} is not shaped like Google's")
 
     author_entry = _at(_at(meta, 2), 0)
     author = _str(_at(author_entry, 0))
@@ -302,8 +469,8 @@ def _message(
         author = dom.section_author(section)
     email = _at(author_entry, 2)  # null unless a member's cookie was sent
 
-    updated_at = epoch_to_datetime(_at(meta, 7))
-    posted_at = epoch_to_datetime(_at(meta, 8)) or updated_at
+    updated_at = _epoch(_at(meta, 7))
+    posted_at = _epoch(_at(meta, 8)) or updated_at
     if posted_at is None and (section := page.sections.get(message_id)) is not None:
         posted_at = dom.section_date(section, now)
     if posted_at is None:
@@ -348,7 +515,7 @@ def _body_html(body: Any) -> str | None:
             part = _at(_at(segment, 1), 1)
             if isinstance(part, str):
                 parts.append(part)
-    return "".join(parts)
+    return _clean("".join(parts))
 
 
 def _attachments(value: Any) -> tuple[Attachment, ...]:
@@ -364,9 +531,11 @@ def _attachments(value: Any) -> tuple[Attachment, ...]:
         filename = _at(item, 4)
         found.append(
             Attachment(
-                url=url,
-                filename=filename if isinstance(filename, str) and filename else _url_name(url),
-                mime_type=mime_type if isinstance(mime_type, str) and mime_type else None,
+                url=_clean(url),
+                filename=_clean(filename)
+                if isinstance(filename, str) and filename
+                else _url_name(_clean(url)),
+                mime_type=_clean(mime_type) if isinstance(mime_type, str) and mime_type else None,
             )
         )
     return tuple(found)
@@ -434,6 +603,10 @@ class _ThreadHtml:
         return author if MASKED_ADDRESS_RE.fullmatch(author) else scanned[message_id]
 
 
+# A thread read from an RPC reply has no HTML beside its JSON.
+_NO_HTML = _ThreadHtml("", "", [])
+
+
 # Small helpers -----------------------------------------------------------------------------
 
 
@@ -453,7 +626,12 @@ def _is_int(value: Any) -> bool:
 
 
 def _str(value: Any) -> str:
-    return value.strip() if isinstance(value, str) else ""
+    return _clean(value).strip() if isinstance(value, str) else ""
+
+
+def _clean(text: str) -> str:
+    """``text`` without lone surrogates (JSON can spell them, UTF-8 and SQLite cannot)."""
+    return _SURROGATE.sub("\ufffd", text) if _SURROGATE.search(text) else text
 
 
 def _refuse_truncated(text: str, where: str) -> None:

@@ -225,7 +225,7 @@ class GeneratedTopics:
             id=self.topic_id(k),
             subject=self.subject(k),
             snippet=_cut(f"Hi all, {self._paragraph_text(k, 0)}", 100),
-            created_at=self.posted_at(k, 0),
+            last_posted_at=self.last_activity(k),
             last_activity_at=self.last_activity(k),
             message_count=self.per_topic,
             authors=tuple(

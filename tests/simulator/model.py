@@ -114,12 +114,19 @@ class SimAttachment:
 
 @dataclass(frozen=True)
 class TopicRow:
-    """What the topic list says about one topic (one row, DOM and JSON)."""
+    """What the topic list says about one topic (one row, DOM and JSON).
+
+    As the live service does (google-groups-evidence-2026.md, section 1, from the
+    systems-neuro-scrape data and aposd-illustrated's groups_scan.py): ``last_activity_at``
+    (field [4]) is the newest message's *updated* time, ``last_posted_at`` (field [5]) is
+    the newest message's *post* time, not the topic's creation, and ``message_count``
+    (field [6]) leaves deleted messages out.
+    """
 
     id: str
     subject: str
     snippet: str
-    created_at: datetime
+    last_posted_at: datetime
     last_activity_at: datetime
     message_count: int
     authors: tuple[tuple[str, str], ...]  # (display name, author id), the latest poster last
@@ -143,6 +150,9 @@ class SimMessage:
     cross_post_of: SimMessage | None = None
     seq: int = 0
     _snippet: tuple[str, str] | None = field(default=None, repr=False)
+    # Raw JSON text served in place of meta[n] of this message (thread page and H08Fi),
+    # for odd data that Python values cannot express (lone surrogates, 1e30, deep nesting).
+    raw_meta: dict[int, str] = field(default_factory=dict, repr=False)
 
     @property
     def group(self) -> SimGroup:
@@ -188,6 +198,19 @@ class SimTopic:
     messages: list[SimMessage] = field(default_factory=list)  # visible ones, oldest first
     views: int = 0
     seq: int = 0
+    # Deleted messages stay in the thread's message list with an empty author and no
+    # body, but leave the topic's count (evidence section 3, aposd's groups_fetch.py).
+    deleted: list[SimMessage] = field(default_factory=list)
+    # Raw JSON text served in place of field n of this topic's list row (see raw_meta).
+    raw_row: dict[int, str] = field(default_factory=dict, repr=False)
+    # The row a topic list still shows after the thread went (a list lagging behind).
+    stale_row: TopicRow | None = field(default=None, repr=False)
+
+    def served_messages(self) -> list[SimMessage]:
+        """The thread's message list as served: live and deleted ones, by post time."""
+        if not self.deleted:
+            return self.messages
+        return sorted([*self.messages, *self.deleted], key=lambda m: (m.posted_at, m.seq))
 
     @property
     def created_at(self) -> datetime:
@@ -195,6 +218,8 @@ class SimTopic:
 
     @property
     def last_activity_at(self) -> datetime:
+        if not self.messages and self.stale_row is not None:
+            return self.stale_row.last_posted_at
         return max(message.posted_at for message in self.messages)
 
     @property
@@ -206,16 +231,19 @@ class SimTopic:
         return CANONICAL_ORIGIN + self.path
 
     def row(self) -> TopicRow:
+        if not self.messages and self.stale_row is not None:
+            return self.stale_row
         latest: dict[str, tuple[datetime, int, str]] = {}
         for message in self.messages:
             latest[message.author] = (message.posted_at, message.seq, message.author_id)
         ordered = sorted(latest.items(), key=lambda item: item[1][:2])
+        newest = max(self.messages, key=lambda m: (m.posted_at, m.seq))
         return TopicRow(
             id=self.id,
             subject=self.subject,
             snippet=self.messages[0].snippet,
-            created_at=self.created_at,
-            last_activity_at=self.last_activity_at,
+            last_posted_at=newest.posted_at,
+            last_activity_at=newest.updated_at or newest.posted_at,
             message_count=len(self.messages),
             authors=tuple((name, info[2]) for name, info in ordered[-3:]),
             author_count=len(ordered),
@@ -234,6 +262,10 @@ class SimGroup:
     private: bool = False
     footer: bool = True
     topics: list[SimTopic] = field(default_factory=list)  # ordinary (not generated) topics
+    # The evidence (section 2) says the last topic page's rows "may be empty or null":
+    # with this set, the page that completes the list still hands out a token, and that
+    # token leads to a page whose rows are null and which has no token.
+    null_last_page: bool = False
     generated: GeneratedTopics | None = None
 
     @property
@@ -276,15 +308,21 @@ class SimGroup:
         live.sort(key=lambda topic: (topic.last_activity_at, topic.seq), reverse=True)
         return live
 
+    def listed_topics(self) -> list[SimTopic]:
+        """What the topic list shows: the visible topics, and gone ones still listed."""
+        listed = [t for t in self.topics if t.messages or t.stale_row is not None]
+        listed.sort(key=lambda topic: (topic.last_activity_at, topic.seq), reverse=True)
+        return listed
+
     def topic_count(self) -> int:
-        count = sum(1 for topic in self.topics if topic.messages)
+        count = sum(1 for topic in self.topics if topic.messages or topic.stale_row is not None)
         if self.generated is not None:
             count += self.generated.live_count()
         return count
 
     def listing(self, offset: int, size: int) -> tuple[int, list[TopicRow]]:
         """``(total, rows)`` for one page of the topic list, computed from the current state."""
-        ordinary = self.visible_topics()
+        ordinary = self.listed_topics()
         if self.generated is None:
             return len(ordinary), [topic.row() for topic in ordinary[offset : offset + size]]
         return self.generated.merged_listing(ordinary, offset, size)
@@ -546,15 +584,31 @@ class GroupsState:
             return message
 
     def delete_message(self, message: SimMessage) -> None:
-        """The message disappears upstream; a topic left empty disappears too."""
+        """The message is deleted upstream: it stays in the thread's list with an empty
+        author and no body and leaves the topic's count. A topic left without a live
+        message is gone, as :meth:`delete_topic` leaves it."""
         with self.lock:
             topic = message.topic
             if message in topic.messages:
                 topic.messages.remove(message)
+                topic.deleted.append(message)
+            if not topic.messages:
+                topic.deleted.clear()
 
-    def delete_topic(self, topic: SimTopic) -> None:
+    def delete_topic(self, topic: SimTopic, *, still_listed: bool = False) -> None:
+        """The thread is gone: its URL redirects to the group page, and it leaves the
+        list, unless ``still_listed`` keeps its last row there (a list lagging behind)."""
         with self.lock:
+            if still_listed and topic.messages:
+                topic.stale_row = topic.row()
             topic.messages.clear()
+            topic.deleted.clear()
+
+    def is_gone(self, group: SimGroup, topic_id: str) -> bool:
+        """Whether ``topic_id`` named a topic of ``group`` that was deleted."""
+        with self.lock:
+            found = self._topics.get((id(group), topic_id))
+            return found is not None and not found.messages
 
     # -- internals -------------------------------------------------------------------------
 

@@ -108,7 +108,35 @@ def esc(text: str) -> str:
 def script_json(value: object) -> str:
     """JSON safe inside ``<script>``: no ``</script>`` can close the block early."""
     text = json.dumps(value, separators=(",", ":"))
-    return text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    text = text.replace("&", "\\u0026").replace("<", "\\u003c").replace(">", "\\u003e")
+    return expand_raw(text)
+
+
+# Odd data for robustness tests: a value that stands for raw JSON text, substituted into
+# the serialised page or reply (Python values cannot hold 1e30 as JSON spells it, a lone
+# surrogate escape, or nesting deeper than json.dumps goes).
+_RAW_MARK = "\x00RAW\x00"
+_RAW_FOUND = re.compile(r'"\\u0000RAW\\u0000(?:[^"\\]|\\.)*?\\u0000"')
+
+
+def raw_json(text: str) -> str:
+    """A placeholder that :func:`expand_raw` replaces by ``text`` verbatim."""
+    return f"{_RAW_MARK}{text}\x00"
+
+
+def expand_raw(serialised: str) -> str:
+    if _RAW_MARK[1:4] not in serialised:
+        return serialised
+    return _RAW_FOUND.sub(lambda m: json.loads(m.group())[len(_RAW_MARK) : -1], serialised)
+
+
+def google_escape(text: str) -> str:
+    """Titles and snippets as topic rows carry them: HTML-escaped, ``'`` as ``&#39;``.
+
+    Evidence section 1: the systems-neuro-scrape snippets hold ``&amp;``, ``&#39;`` and
+    ``&quot;``, and aposd-illustrated's groups_scan.py unescapes titles before use.
+    """
+    return html.escape(text, quote=True).replace("&#x27;", "&#39;")
 
 
 def epoch(value: datetime) -> list[int]:
@@ -182,27 +210,45 @@ def _group_info(group: SimGroup) -> list[object]:
 # -- topic list ---------------------------------------------------------------------------
 
 
-def topic_meta(group: SimGroup, row: TopicRow) -> list[object]:
+def topic_meta(group: SimGroup, row: TopicRow, raw: dict[int, str] | None = None) -> list[object]:
+    """One row's meta. [4] is the newest message's updated time and [5] its post time
+    (evidence section 1); title and snippet come HTML-escaped."""
     authors = [[name, None, None, author_id] for name, author_id in row.authors]
-    return [
+    meta: list[object] = [
         group.gid,
         row.id,
-        row.subject,
-        row.snippet,
+        google_escape(row.subject),
+        google_escape(row.snippet),
         epoch(row.last_activity_at),
-        epoch(row.created_at),
+        epoch(row.last_posted_at),
         row.message_count,
         None,
         None,
         [authors, row.author_count],
     ]
+    for position, text in (raw or {}).items():
+        meta[position] = raw_json(text)
+    return meta
 
 
 def topic_list_data(
-    group: SimGroup, total: int, rows: Sequence[TopicRow], token: str | None
+    group: SimGroup,
+    total: int,
+    rows: Sequence[TopicRow] | None,
+    token: str | None,
+    raw_rows: dict[str, dict[int, str]] | None = None,
 ) -> list[object]:
-    """``[[gid, email], total, [[topic_meta], ...], next_token|null]`` (page and RPC)."""
-    return [[group.gid, group.email], total, [[topic_meta(group, row)] for row in rows], token]
+    """``[[gid, email], total, [[topic_meta], ...], next_token|null]`` (page and RPC).
+
+    ``rows=None`` serves the null row list the evidence allows on the last page.
+    """
+    raw_rows = raw_rows or {}
+    listed = (
+        None
+        if rows is None
+        else [[topic_meta(group, row, raw_rows.get(row.id))] for row in rows]
+    )
+    return [[group.gid, group.email], total, listed, token]
 
 
 def group_page(
@@ -213,6 +259,7 @@ def group_page(
     *,
     today: date,
     variant: Variant = DEFAULT,
+    raw_rows: dict[str, dict[int, str]] | None = None,
 ) -> str:
     c = variant.classes
     link_base = group.path.lstrip("/")
@@ -246,7 +293,7 @@ def group_page(
         _data_scripts(
             "list",
             variant,
-            topic_list_data(group, total, rows, token),
+            topic_list_data(group, total, rows, token, raw_rows),
             [group.email, PAGE_SIZE, None, [], 0],
             group,
         )
@@ -316,18 +363,27 @@ def body_segments(message_id: str, served: str) -> list[object]:
     return [2, segments]
 
 
-def message_record(group: SimGroup, message: SimMessage, served: str) -> list[object]:
-    meta = [
+def message_record(
+    group: SimGroup, message: SimMessage, served: str, *, deleted: bool = False
+) -> list[object]:
+    """One element of a thread's message list. A deleted message keeps its place and
+    times but has an empty author and no body (evidence section 3)."""
+    meta: list[object] = [
         group.gid,
         message.id,
-        [[message.author, None, None, message.author_id]],
+        [] if deleted else [[message.author, None, None, message.author_id]],
         0,
         None,
-        message.subject,
-        message.snippet,
+        "" if deleted else message.subject,
+        "" if deleted else message.snippet,
         epoch(message.updated_at or message.posted_at),
         epoch(message.posted_at),
     ]
+    for position, text in message.raw_meta.items():
+        meta.extend([None] * (position + 1 - len(meta)))
+        meta[position] = raw_json(text)
+    if deleted:
+        return [[meta]]
     record: list[object] = [meta, body_segments(message.id, served)]
     if message.attachments:
         record.append(
@@ -340,13 +396,26 @@ def message_record(group: SimGroup, message: SimMessage, served: str) -> list[ob
 
 
 def thread_data(
-    group: SimGroup, topic: SimTopic, messages: Sequence[SimMessage], served: Sequence[str]
+    group: SimGroup,
+    topic: SimTopic,
+    messages: Sequence[SimMessage],
+    served: Sequence[str],
+    token: str | None = None,
 ) -> list[object]:
-    return [
+    """The thread page's JSON and the ``H08Fi`` payload; [1][6] leaves deleted messages
+    out, as the topic list's count does. ``token`` (the ``H08Fi`` continuation) is this
+    project's assumption: no public source shows how a longer thread continues."""
+    data: list[object] = [
         [group.gid, group.email],
         [group.gid, topic.id, topic.subject, None, None, None, len(topic.messages)],
-        [message_record(group, m, body) for m, body in zip(messages, served, strict=True)],
+        [
+            message_record(group, m, body, deleted=m not in topic.messages)
+            for m, body in zip(messages, served, strict=True)
+        ],
     ]
+    if token is not None:
+        data.append(token)
+    return data
 
 
 def _section(
@@ -356,8 +425,20 @@ def _section(
     replied_to: SimMessage | None,
     group_title: str,
     c: dict[str, str],
+    *,
+    deleted: bool = False,
 ) -> str:
     label = f"c{2 * index + 1}"
+    if deleted:
+        # The place of a deleted message: no author, no address, no body.
+        return (
+            f'<section class="{c["BkrUxb"]}" role="listitem" data-doc-id="{message.id}">\n'
+            f' <div class="{c["D1OdOb"]}">\n'
+            f'  <div class="{c["LgTNRd"]}"><h3 class="{c["s1f8Zd"]}" id="{label}"></h3></div>\n'
+            f'  <div class="{c["ELCJ4d"]}"><span class="{c["zX2W9c"]}">'
+            f"{long_date(message.posted_at)}</span><span>{numeric_date(message.posted_at)}"
+            "</span></div>\n </div>\n</section>\n"
+        )
     masked = message.masked_address
     address = (
         f'<a data-email-masked="" href="https://groups.google.com/">{esc(masked)}</a>'
@@ -394,8 +475,8 @@ def thread_page(
 ) -> str:
     """The whole thread page; only the first ``limit`` messages, as Google does."""
     c = variant.classes
-    messages = topic.messages[:limit]
-    served = [message.served_html for message in messages]
+    messages = topic.served_messages()[:limit]
+    served = [message.served_html if message in topic.messages else "" for message in messages]
     parts = [
         _head(topic.subject),
         f"<h2>{esc(group.title)}</h2>\n",
@@ -407,8 +488,9 @@ def thread_page(
     ]
     previous = None
     for index, (message, body) in enumerate(zip(messages, served, strict=True)):
-        parts.append(_section(message, index, body, previous, group.title, c))
-        previous = message
+        deleted = message not in topic.messages
+        parts.append(_section(message, index, body, previous, group.title, c, deleted=deleted))
+        previous = None if deleted else message
     parts.append("</div></div></c-wiz>\n")
     parts.append(
         _data_scripts(
@@ -443,7 +525,9 @@ def batchexecute_reply(results: Iterable[RpcResult]) -> str:
         if result.error is not None:
             entries.append(["wrb.fr", result.rpc_id, None, None, None, [result.error], result.tag])
         else:
-            inner = json.dumps(result.payload, ensure_ascii=False, separators=(",", ":"))
+            inner = expand_raw(
+                json.dumps(result.payload, ensure_ascii=False, separators=(",", ":"))
+            )
             entries.append(["wrb.fr", result.rpc_id, inner, None, None, None, result.tag])
     entries.append(["di", 87])
     entries.append(["af.httprm", 86, "-6032457013413186581", 25])

@@ -50,9 +50,11 @@ def redirect(location: str) -> Response:
     return html_response(302, body, ("Location", location))
 
 
-def make_token(group: SimGroup, offset: int) -> str:
-    """An opaque continuation token (standard base64, like Google's)."""
-    raw = f"{group.email}\0{offset}\0".encode() + digest("token", group.email, offset)[:6]
+def make_token(group: SimGroup, offset: int, scope: str | None = None) -> str:
+    """An opaque continuation token (standard base64, like Google's); ``scope`` is what
+    it walks (the group's list by default, or ``<email>/<topic id>``)."""
+    scope = scope or group.email
+    raw = f"{scope}\0{offset}\0".encode() + digest("token", scope, offset)[:6]
     return base64.b64encode(raw).decode("ascii").rstrip("=")
 
 
@@ -129,15 +131,31 @@ class Site:
             return redirect(access_error_location(path))
         if match["topic"] is None:
             total, rows = group.listing(0, PAGE_SIZE)
-            token = make_token(group, PAGE_SIZE) if total > PAGE_SIZE else None
+            token = self._next_token(group, 0, PAGE_SIZE, total)
             page = render.group_page(
-                group, total, rows, token, today=self.today(), variant=variant
+                group, total, rows, token, today=self.today(), variant=variant,
+                raw_rows=self._raw_rows(group),
             )
             return html_response(200, page)
+        if self.state.is_gone(group, match["topic"]):
+            # A deleted thread answers with a redirect (evidence section 3: spm1001/passe
+            # notes a 302); to the group page here.
+            return redirect(self.base_url + group.path)
         topic = self.state.peek_topic(group, match["topic"])
         if topic is None:
             return self.not_found()
         return html_response(200, render.thread_page(group, topic, variant=variant))
+
+    @staticmethod
+    def _next_token(group: SimGroup, offset: int, size: int, total: int) -> str | None:
+        end = offset + size
+        if end < total or (group.null_last_page and offset < total <= end):
+            return make_token(group, end)
+        return None
+
+    @staticmethod
+    def _raw_rows(group: SimGroup) -> dict[str, dict[int, str]]:
+        return {topic.id: topic.raw_row for topic in group.topics if topic.raw_row}
 
     def attachment(self, match: re.Match[str]) -> Response:
         found = self.state.attachment(match["key"])
@@ -166,10 +184,12 @@ class Site:
         for rpc_id, arguments, tag in parsed:
             if rpc_error is not None:
                 results.append(RpcResult(rpc_id, str(tag), error=rpc_error))
-            elif rpc_id != render.LIST_RPC:
-                results.append(RpcResult(rpc_id, str(tag), error=UNIMPLEMENTED))
-            else:
+            elif rpc_id == render.LIST_RPC:
                 results.append(self.list_topics(arguments, str(tag)))
+            elif rpc_id == render.THREAD_RPC:
+                results.append(self.thread_messages(arguments, str(tag)))
+            else:
+                results.append(RpcResult(rpc_id, str(tag), error=UNIMPLEMENTED))
         body = render.batchexecute_reply(results)
         return Response(200, body.encode("utf-8"), "application/json; charset=utf-8")
 
@@ -193,6 +213,46 @@ class Site:
                 return RpcResult(render.LIST_RPC, tag, error=INVALID_ARGUMENT)
             offset = decoded[1]
         total, rows = group.listing(offset, size)
-        next_token = make_token(group, offset + size) if offset + size < total else None
-        payload = render.topic_list_data(group, total, rows, next_token)
+        next_token = self._next_token(group, offset, size, total)
+        # Past the end (the null_last_page switch): rows are null, and no token follows.
+        listed = None if not rows and group.null_last_page else rows
+        payload = render.topic_list_data(group, total, listed, next_token, self._raw_rows(group))
         return RpcResult(render.LIST_RPC, tag, payload=payload)
+
+    def thread_messages(self, arguments: object, tag: str) -> RpcResult:
+        """``H08Fi``: ``[email, topic_id, page_size, token|null, null, 2]`` -> the thread.
+
+        The payload is the thread page's JSON (``[2]`` the message list, evidence section
+        2). The page size and the continuation are this project's ASSUMPTION, not seen
+        on the live service: at most 100 messages per reply, and when more follow, a
+        token at ``[3]`` of the payload that goes back as the fourth argument, as
+        ``Dq0xse`` does with its own token. A gone or unknown topic answers NOT_FOUND.
+        """
+        try:
+            email, topic_id, size, token = json.loads(arguments)[:4]  # type: ignore[arg-type]
+        except (ValueError, TypeError):
+            return RpcResult(render.THREAD_RPC, tag, error=INVALID_ARGUMENT)
+        group = self.state.group_by_email(email) if isinstance(email, str) else None
+        if group is None or not isinstance(topic_id, str):
+            return RpcResult(render.THREAD_RPC, tag, error=NOT_FOUND)
+        if group.private:
+            return RpcResult(render.THREAD_RPC, tag, error=PERMISSION_DENIED)
+        topic = self.state.peek_topic(group, topic_id)
+        if topic is None:
+            return RpcResult(render.THREAD_RPC, tag, error=NOT_FOUND)
+        if not isinstance(size, int) or isinstance(size, bool) or not 1 <= size <= 100:
+            size = render.THREAD_PAGE_LIMIT
+        offset = 0
+        if token:
+            decoded = read_token(token) if isinstance(token, str) else None
+            if decoded is None or decoded[0] != f"{group.email}/{topic.id}":
+                return RpcResult(render.THREAD_RPC, tag, error=INVALID_ARGUMENT)
+            offset = decoded[1]
+        listed = topic.served_messages()
+        messages = listed[offset : offset + size]
+        served = [m.served_html if m in topic.messages else "" for m in messages]
+        next_token = None
+        if offset + size < len(listed):
+            next_token = make_token(group, offset + size, scope=f"{group.email}/{topic.id}")
+        payload = render.thread_data(group, topic, messages, served, next_token)
+        return RpcResult(render.THREAD_RPC, tag, payload=payload)
