@@ -486,15 +486,18 @@ def topic_unchanged(topic: Topic, state: ThreadState | None, *, exact_times: boo
 
     Unchanged means: same message count and same last-activity time. Rows read
     from the HTML fallback carry only day-precision dates (in an unknown timezone);
-    for those (``exact_times=False``) the message count alone decides.
+    for those (``exact_times=False``), and rows whose time was unusable, the message
+    count alone decides.
     """
     if state is None or topic.message_count is None:
         return False
     if topic.message_count != state.message_count:
         return False
-    if not exact_times:
+    if not exact_times or topic.last_activity_at is None:
+        # A row without a usable time (the HTML fallback's day dates, or a time out of
+        # range): the count alone decides, or the thread would be fetched every run.
         return True
-    if topic.last_activity_at is None or state.last_activity_at is None:
+    if state.last_activity_at is None:
         return False
     # The archive keeps whole seconds; the page JSON may carry nanoseconds too.
     return _whole_seconds(topic.last_activity_at) == _whole_seconds(state.last_activity_at)

@@ -279,7 +279,6 @@ ODD_ROWS = {
     "control char in topic id": ("row", {1: '"abc\\u0001defghi"'}),
     "count of 1e30": ("row", {6: "1e30"}),
     "huge integer count": ("row", {6: "1" + "0" * 30}),
-    "epoch of 1e30 in the row": ("row", {4: "[1e30,0]"}),
     "JSON nested 200,000 deep": ("message", {10: "[" * 200_000 + "]" * 200_000}),
 }
 
@@ -316,6 +315,20 @@ def test_odd_data_is_a_one_thread_problem(state, sim, tmp_path, case):
     assert again.groups[0].problems == [] and again.groups[0].skipped_threads == 1
     assert not any(f"/c/{bad.id}" in r.path for r in sim.requests)
     assert_good_threads_once(db, bad_group, expected_skips)
+
+
+def test_a_row_time_of_1e30_is_no_time_and_not_a_fetch_every_run(state, sim, tmp_path):
+    group = add_group(state, "epoch", 4)
+    topic = group.visible_topics()[1]
+    topic.raw_row = {4: "[1e30,0]", 5: "[1e30,0]"}
+    db = tmp_path / "e.db"
+    url = ["https://groups.google.com/g/epoch"]
+    assert run(db, url, sim, tmp_path).exit_code == EXIT_OK
+    assert_good_threads_once(db, group, set())
+    sim.clear_requests()
+    again = run(db, url, sim, tmp_path)
+    assert again.exit_code == EXIT_OK and again.groups[0].threads_fetched == 0
+    assert not any(f"/c/{topic.id}" in r.path for r in sim.requests)
 
 
 def test_lone_surrogates_and_odd_message_times_are_read_not_fatal(state, sim, tmp_path):

@@ -45,6 +45,7 @@ from scraper.pages.blocks import (
     build_batchexecute_request,
     find_rpc_data,
     init_data_blocks,
+    json_int,
     pick_rpc_data,
     rpc_payload,
 )
@@ -75,8 +76,6 @@ _HTML_END = re.compile(r"</(?:html|body)\s*>", re.IGNORECASE)
 # base64url (``-nTNtBBHL2Y``, ``jISyG3VpBAAJ``); anyone can post to a public group, and
 # a server may send anything, so ids, times and counts outside these bounds are odd data.
 _GOOGLE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_LATEST_EPOCH = 253402300799  # 9999-12-31T23:59:59Z, the last second a datetime holds
-_MAX_COUNT = 10_000_000
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
@@ -321,8 +320,7 @@ def _group_identity(head: Any, group: Group) -> Group:
 
 
 def _group_from_list(data: list[Any], group: Group) -> Group:
-    total = data[1] if 0 <= data[1] < _MAX_COUNT else None
-    return replace(_group_identity(data[0], group), total_topics=total)
+    return replace(_group_identity(data[0], group), total_topics=json_int(data[1]))
 
 
 class _OddRow(Exception):
@@ -359,7 +357,9 @@ def _topic(row: Any) -> Topic:
     if not valid_id(topic_id):
         raise _OddRow("its topic id is not shaped like Google's")
     count = _at(meta, 6)
-    if count is not None and not (_is_int(count) and 0 <= count < _MAX_COUNT):
+    if count is not None and json_int(count) is None:
+        # Without its count a row could never be found unchanged: the thread would be
+        # fetched on every run. Rejected instead, and named.
         raise _OddRow(f"its message count {printable(count, 40)} is out of range")
     authors = _at(_at(meta, 9), 0)
     return Topic(
@@ -369,7 +369,7 @@ def _topic(row: Any) -> Topic:
         snippet=html_lib.unescape(_str(_at(meta, 3))),
         # [4] is the newest message's updated time; [5] is the newest message's post time,
         # NOT the topic's creation (evidence section 1), so created_at comes from the thread.
-        last_activity_at=_row_epoch(_at(meta, 4)),
+        last_activity_at=epoch_to_datetime(_at(meta, 4)),
         message_count=count,
         authors=tuple(
             _clean(name)
@@ -377,28 +377,6 @@ def _topic(row: Any) -> Topic:
             if isinstance(name, str) and name
         ),
     )
-
-
-def _row_epoch(value: Any) -> datetime | None:
-    moment = _epoch(value)
-    seconds = _at(value, 0) if _is_list(value) else value
-    if moment is None and isinstance(seconds, int | float) and not isinstance(seconds, bool):
-        raise _OddRow(f"its time {printable(value, 40)} is out of range")
-    return moment
-
-
-def _epoch(value: Any) -> datetime | None:
-    """:func:`epoch_to_datetime` for values within the years a datetime holds; else None."""
-    seconds, nanos = (_at(value, 0), _at(value, 1)) if _is_list(value) else (value, None)
-    if isinstance(seconds, str) and seconds.isdigit() and len(seconds) < 13:
-        seconds = int(seconds)
-    if not isinstance(seconds, int | float) or isinstance(seconds, bool):
-        return None
-    if not 0 <= seconds <= _LATEST_EPOCH:
-        return None
-    if nanos is not None and not (_is_int(nanos) and 0 <= nanos < 10**9):
-        value = [seconds, 0]
-    return epoch_to_datetime(value)
 
 
 def _thread_from_json(data: list[Any], group: Group, page: _ThreadHtml, now: datetime) -> Thread:
@@ -425,7 +403,7 @@ def _thread_from_json(data: list[Any], group: Group, page: _ThreadHtml, now: dat
         topic_id,
         subject or (messages[0].subject if messages else ""),
         tuple(messages),
-        count if _is_int(count) and 0 <= count < _MAX_COUNT else None,
+        json_int(count),
         "json",
         tuple(deleted),
     )
@@ -469,8 +447,8 @@ def _message(
         author = dom.section_author(section)
     email = _at(author_entry, 2)  # null unless a member's cookie was sent
 
-    updated_at = _epoch(_at(meta, 7))
-    posted_at = _epoch(_at(meta, 8)) or updated_at
+    updated_at = epoch_to_datetime(_at(meta, 7))
+    posted_at = epoch_to_datetime(_at(meta, 8)) or updated_at
     if posted_at is None and (section := page.sections.get(message_id)) is not None:
         posted_at = dom.section_date(section, now)
     if posted_at is None:
