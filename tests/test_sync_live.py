@@ -411,3 +411,14 @@ def test_a_deleted_message_on_a_page_without_json(state, sim):
         thread = Crawler(fetcher).fetch_thread(GroupRef("nojson").thread(topic.id))
     assert thread.source == "dom" and thread.deleted_ids == (gone.id,)
     assert gone.id not in [m.id for m in thread.messages]
+
+
+def test_the_wire_cost_bench_runs_on_a_tiny_group():
+    from bench.wire_cost import measure
+
+    for rpc_threads in (False, True):
+        figures = measure(topics=3, messages=2, long_threads=1, rpc_threads=rpc_threads)
+        assert figures["archived_messages"] == figures["upstream_messages"] == 256
+        assert figures["incomplete_threads"] == 0 and figures["rpc_threads"] is rpc_threads
+        assert figures["sync_nothing_new"]["requests"] == 1
+        assert figures["first_sync"]["bytes"] > figures["sync_nothing_new"]["bytes"] > 0
