@@ -195,10 +195,11 @@ def _export(archive: Archive, out: Path) -> list[Path]:
     return export_threads(archive, select_threads(archive, since="2000-01-01"), out)
 
 
-JEKYLL_CONFIG = f"""\
+def jekyll_config(zone: str) -> str:
+    return f"""\
 title: Hostile archive
 url: {SITE_URL}
-timezone: {SITE_ZONE}
+timezone: {zone}
 theme: minima
 show_excerpts: true
 plugins:
@@ -207,26 +208,27 @@ plugins:
 """
 
 
-@pytest.fixture(scope="module")
-def jekyll_site(archive, tmp_path_factory):
-    """``(built site folder, exported files)``: the export in ``_posts`` of a minima
-    site with jekyll-seo-tag and jekyll-feed, in Tokyo time."""
-    missing = _missing(
-        "jekyll", gems=("minima", "jekyll-seo-tag", "jekyll-feed")
-    )
+def _build_jekyll(archive: Archive, root: Path, zone: str) -> tuple[Path, list[Path]]:
+    missing = _missing("jekyll", gems=("minima", "jekyll-seo-tag", "jekyll-feed"))
     if missing:
         pytest.skip(
             f"Debian's jekyll, jekyll-theme-minima, ruby-jekyll-seo-tag and ruby-jekyll-feed"
             f" are needed (missing: {', '.join(missing)}); .ci/run installs them"
         )
-    root = tmp_path_factory.mktemp("jekyll")
     source = root / "source"
     source.mkdir()
-    (source / "_config.yml").write_text(JEKYLL_CONFIG, encoding="utf-8")
+    (source / "_config.yml").write_text(jekyll_config(zone), encoding="utf-8")
     (source / "index.md").write_text("---\nlayout: home\n---\n", encoding="utf-8")
     files = _export(archive, source / "_posts")
     _run(["jekyll", "build", "--quiet", "-s", str(source), "-d", str(root / "site")], root)
     return root / "site", files
+
+
+@pytest.fixture(scope="module")
+def jekyll_site(archive, tmp_path_factory):
+    """``(built site folder, exported files)``: the export in ``_posts`` of a minima
+    site with jekyll-seo-tag and jekyll-feed, in Tokyo time."""
+    return _build_jekyll(archive, tmp_path_factory.mktemp("jekyll"), SITE_ZONE)
 
 
 HUGO_CONFIG = f"""\
@@ -404,6 +406,16 @@ def test_feed_base_links_resolve_to_jekyll_posts_in_the_sites_time_zone(jekyll_s
     # the check above can fail.
     utc = _links(archive, pattern, None)
     assert any(not _page(site, link).is_file() for link in utc)
+
+
+def test_feed_base_links_resolve_to_jekyll_posts_in_utc(archive, tmp_path):
+    site, _ = _build_jekyll(archive, tmp_path, "UTC")
+    pattern = SITE_URL + "/{year}/{month}/{day}/{slug}.html"
+    for zone in (None, "UTC"):
+        links = _links(archive, pattern, zone)
+        assert links and all(_page(site, link).is_file() for link in links), sorted(
+            link for link in links if not _page(site, link).is_file()
+        )
 
 
 # --- Hugo ---------------------------------------------------------------------------------
