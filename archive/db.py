@@ -981,9 +981,11 @@ class Archive:
         last_activity = _iso_or_none(topic.last_activity_at if topic else None) or max(
             latest, default=None
         )
-        message_count = thread.expected_count
-        if message_count is None and topic is not None:
-            message_count = topic.message_count
+        # The list row's count first: it is what the next run compares (and, like the
+        # thread's, it leaves deleted messages out).
+        message_count = topic.message_count if topic is not None else None
+        if message_count is None:
+            message_count = thread.expected_count
         if message_count is None:
             message_count = len(thread.messages)
         values = {

@@ -1,10 +1,13 @@
 """Walk a group: its topic list page by page, and its threads.
 
-The first topic page is the group page itself (GET); later pages only exist as
-answers to Google's private batchexecute RPC (``Dq0xse``) with a continuation
-token. Everything is lazy: a consumer that stops iterating causes no further
-requests. When a parser cannot make sense of a page (:class:`LayoutChanged`),
-the page is saved so that a bug report can carry it.
+The topic list is the answer to Google's private batchexecute RPC (``Dq0xse``),
+page by page with a continuation token; its first page is also the group page itself
+(GET), which carries the group's name. A thread is its page (GET), which carries at
+most 100 messages and the authors' masked addresses; the thread RPC (``H08Fi``)
+carries the same JSON without the markup, and a thread's messages past the page's.
+Everything is lazy: a consumer that stops iterating causes no further requests. When
+a parser cannot make sense of a reply (:class:`LayoutChanged`), on either path, the
+reply is saved so that a bug report can carry it.
 """
 
 from __future__ import annotations
@@ -211,6 +214,13 @@ class Crawler:
             thread = self._fetch_thread_page(thread_ref)
             if not thread.complete:
                 thread = self._complete_through_rpc(thread)
+        own = thread.expected_count
+        if own is not None and thread.deleted_ids and own >= (
+            len(thread.messages) + len(thread.deleted_ids)
+        ):
+            # A count that takes in the deleted messages the thread lists (the list's
+            # count never does, evidence section 1) would leave it incomplete for ever.
+            thread = replace(thread, expected_count=own - len(thread.deleted_ids))
         if thread.expected_count is None and expected_count is not None:
             thread = replace(thread, expected_count=expected_count)
         if not thread.complete:

@@ -950,8 +950,9 @@ def test_null_last_page_after_a_token(client, sim_state):
     for n in range(30):
         sim_state.add_topic(group, f"Topic {n}", "Ann", None, f"<p>{n}</p>")
     group.null_last_page = True
-    first = rpc_data(client.get("/g/nulls").text, "Dq0xse")
-    assert len(first[2]) == 30 and first[3]
+    assert len(rpc_data(client.get("/g/nulls").text, "Dq0xse")[2]) == 30
+    first = list_payload(list_rpc(client, "nulls@googlegroups.com", "")[1])
+    assert len(first[2]) == 31 and first[2][-1] is None and first[3]
     _, entries = list_rpc(client, "nulls@googlegroups.com", first[3])
     last = list_payload(entries)
     assert last[1] == 30 and last[2] is None and last[3] is None

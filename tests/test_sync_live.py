@@ -422,3 +422,30 @@ def test_the_wire_cost_bench_runs_on_a_tiny_group():
         assert figures["incomplete_threads"] == 0 and figures["rpc_threads"] is rpc_threads
         assert figures["sync_nothing_new"]["requests"] == 1
         assert figures["first_sync"]["bytes"] > figures["sync_nothing_new"]["bytes"] > 0
+
+
+def test_a_thread_count_that_takes_in_deleted_messages_is_not_incomplete(
+    state, sim, tmp_path, monkeypatch
+):
+    # Whether the thread's own count [1][6] leaves deleted messages out is not shown
+    # by any source: a count that includes them must not keep the thread incomplete
+    # nor make every run fetch it.
+    from tests.simulator import render
+
+    group = add_group(state, "counts", 4)
+    topic = next(t for t in group.visible_topics() if len(t.messages) > 1)
+    state.delete_message(state.add_message(topic, "Spammer", None, "<p>spam</p>"))
+    original = render.thread_data
+
+    def counting_deleted(group_, topic_, messages, served, token=None):
+        data = original(group_, topic_, messages, served, token)
+        data[1][6] = len(topic_.messages) + len(topic_.deleted)
+        return data
+
+    monkeypatch.setattr(render, "thread_data", counting_deleted)
+    db = tmp_path / "c.db"
+    url = ["https://groups.google.com/g/counts"]
+    assert run(db, url, sim, tmp_path).groups[0].incomplete_threads == []
+    assert run(db, url, sim, tmp_path).groups[0].threads_fetched == 0
+    with Archive(db) as archive:
+        assert archive.get_thread(group.email, topic.id)["complete"] is True

@@ -263,8 +263,9 @@ class SimGroup:
     footer: bool = True
     topics: list[SimTopic] = field(default_factory=list)  # ordinary (not generated) topics
     # The evidence (section 2) says the last topic page's rows "may be empty or null":
-    # with this set, the page that completes the list still hands out a token, and that
-    # token leads to a page whose rows are null and which has no token.
+    # with this set, the page that completes the list ends its rows with a null row and
+    # still hands out a token, and that token leads to a page whose rows are null and
+    # which has no token.
     null_last_page: bool = False
     generated: GeneratedTopics | None = None
 

@@ -234,19 +234,23 @@ def topic_meta(group: SimGroup, row: TopicRow, raw: dict[int, str] | None = None
 def topic_list_data(
     group: SimGroup,
     total: int,
-    rows: Sequence[TopicRow] | None,
+    rows: Sequence[TopicRow | None] | None,
     token: str | None,
     raw_rows: dict[str, dict[int, str]] | None = None,
 ) -> list[object]:
     """``[[gid, email], total, [[topic_meta], ...], next_token|null]`` (page and RPC).
 
-    ``rows=None`` serves the null row list the evidence allows on the last page.
+    ``rows=None`` serves the null row list the evidence allows on the last page, and a
+    None among the rows a null row.
     """
     raw_rows = raw_rows or {}
     listed = (
         None
         if rows is None
-        else [[topic_meta(group, row, raw_rows.get(row.id))] for row in rows]
+        else [
+            None if row is None else [topic_meta(group, row, raw_rows.get(row.id))]
+            for row in rows
+        ]
     )
     return [[group.gid, group.email], total, listed, token]
 

@@ -214,8 +214,11 @@ class Site:
             offset = decoded[1]
         total, rows = group.listing(offset, size)
         next_token = self._next_token(group, offset, size, total)
-        # Past the end (the null_last_page switch): rows are null, and no token follows.
-        listed = None if not rows and group.null_last_page else rows
+        # Past the end (the null_last_page switch): rows are null, and no token follows;
+        # the page before it ends with a null row.
+        listed: list | None = rows
+        if group.null_last_page:
+            listed = None if not rows else [*rows, None] if offset + size >= total else rows
         payload = render.topic_list_data(group, total, listed, next_token, self._raw_rows(group))
         return RpcResult(render.LIST_RPC, tag, payload=payload)
 
