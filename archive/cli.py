@@ -518,6 +518,7 @@ def stats_command(db_path: str | None, config_file: str | None, top: int, as_jso
     show_default=True,
     help="Best matches first, or newest first.",
 )
+@click.option("--reverse", is_flag=True, help="With --sort date: oldest first.")
 @click.option("--limit", type=COUNT, default=20, show_default=True, help="0 for no limit.")
 @click.option("--offset", type=COUNT, default=0, help="Skip this many results.")
 @click.option(
@@ -539,6 +540,7 @@ def search_command(
     since: str | None,
     until: str | None,
     sort: str,
+    reverse: bool,
     limit: int,
     offset: int,
     exact_rank: bool,
@@ -558,10 +560,13 @@ def search_command(
     Example:
         listarchive search 'CVE-2024-3177'
         listarchive search '"code freeze" from:jeremy after:30d' --sort date
+        listarchive search 'group:dev after:2024-01-01' --sort date --reverse
         listarchive search release --group dev@kubernetes.io --json | jq '.[].url'
     """
     from archive.render import print_results
 
+    if reverse and sort != "date":
+        raise click.UsageError("--reverse lists oldest first: use it with --sort date")
     print_results(
         " ".join(query),
         db_path=settings(config_file, db_path).db,
@@ -570,6 +575,7 @@ def search_command(
         since=since,
         until=until,
         sort=sort,
+        reverse=reverse,
         limit=limit or None,
         offset=offset,
         threads=threads,

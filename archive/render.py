@@ -162,37 +162,45 @@ def fit(text: str, width: int, *, bold: tuple[str, str] | None = None) -> str:
     """``text`` cut to ``width`` terminal columns (with an ellipsis), markers rendered.
 
     ``bold`` gives the strings for the highlight markers: ANSI codes take no room,
-    plain markers do. A marker left open by the cut is closed.
+    plain markers do. A cut never splits a highlighted match (it shows whole or not at
+    all) and, when a space leaves at least half the room, never splits a word, so an
+    identifier such as ``CVE-2024-3177`` is never shown cut short.
     """
     start, end = bold or ("", "")
     start_width, end_width = _visible_width(start), _visible_width(end)
     marks = text.count(MARK_START)
-    full = display_width(text) + marks * (start_width + end_width) <= width
-    limit = width if full else max(width - 1, 0)
+    if display_width(text) + marks * (start_width + end_width) <= width:
+        return text.replace(MARK_START, start).replace(MARK_END, end)
+    limit = max(width - 1, 0)
     out: list[str] = []
-    used = reserved = 0
-    for char in text:
+    used = at = 0
+    space: tuple[int, int] | None = None  # (pieces, columns) at the last space
+    while at < len(text):
+        char = text[at]
         if char == MARK_START:
-            if used + start_width + end_width > limit:
+            close = text.find(MARK_END, at + 1)
+            close = len(text) if close < 0 else close
+            span = text[at + 1 : close]
+            need = start_width + display_width(span) + end_width
+            if used + need > limit:
                 break
-            out.append(start)
-            used += start_width
-            reserved = end_width
-        elif char == MARK_END:
-            out.append(end)
-            used += end_width
-            reserved = 0
-        else:
+            out.append(start + span + end)
+            used += need
+            at = close + 1
+            continue
+        if char != MARK_END:
             w = _char_width(char)
-            if used + w + reserved > limit:
+            if used + w > limit:
                 break
+            if char == " ":
+                space = (len(out), used)
             out.append(char)
             used += w
-    if reserved:
-        out.append(end)
-    if not full:
-        out.append(ELLIPSIS)
-    return "".join(out)
+        at += 1
+    cut_in_word = at < len(text) and text[at] != " " and out and not out[-1].endswith(" ")
+    if cut_in_word and space is not None and space[1] >= limit // 2:
+        out = out[: space[0]]
+    return "".join(out).rstrip() + ELLIPSIS
 
 
 def _visible_width(marker: str) -> int:
@@ -427,10 +435,8 @@ def print_results(
     table = output is None
     filters: dict[str, Any] = {
         "groups": groups, "authors": authors, "since": since, "until": until,
-        "sort": sort, "limit": limit, "offset": offset,
+        "sort": sort, "reverse": reverse, "limit": limit, "offset": offset,
     }  # fmt: skip
-    if reverse:
-        filters["reverse"] = True
     if threads:
         items: list = search_threads(db_path, query, **filters)
     else:

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.db import Archive
+from archive.render import inert
 
 __all__ = ["Removed", "describe_changes", "format_stats", "list_runs", "remove_group"]
 
@@ -79,7 +80,7 @@ def format_stats(stats: dict[str, Any]) -> str:
     for group in stats["groups"]:
         if not group["months"]:
             continue
-        lines += ["", f"{group['group']}: messages per month"]
+        lines += ["", f"{inert(group['group'])}: messages per month"]
         peak = max(group["months"].values())
         for month, count in group["months"].items():
             bar = "#" * max(1, round(30 * count / peak))
@@ -99,18 +100,9 @@ def _day(value: str | None) -> str:
 
 
 def _table(headers: list[str], rows: list[list[Any]], numeric: set[int]) -> list[str]:
-    from archive.export import _clean_line  # posters' names are anyone's text
+    from archive.render import plain_table  # posters' names are anyone's text
 
-    cells = [[_clean_line(str(c)) for c in row] for row in rows]
-    widths = [max([len(h)] + [len(r[i]) for r in cells]) for i, h in enumerate(headers)]
-
-    def line(values: list[str]) -> str:
-        return "  ".join(
-            v.rjust(w) if i in numeric else v.ljust(w)
-            for i, (v, w) in enumerate(zip(values, widths, strict=True))
-        ).rstrip()
-
-    return [line(headers), line(["-" * w for w in widths]), *(line(r) for r in cells)]
+    return plain_table(headers, rows, numeric).split("\n")
 
 
 # --- removing a group -------------------------------------------------------------

@@ -634,8 +634,10 @@ def _ranked_ids(
     offset: int,
     *,
     exact: bool = False,
+    oldest_first: bool = False,
 ) -> list[tuple[int, float | None]]:
-    """``(message id, score)`` of the hits to show, in order.
+    """``(message id, score)`` of the hits to show, in order (by date: newest first, or
+    ``oldest_first``).
 
     Unless ``exact``, a ranking that shows no more than :data:`RANK_BOUND` results
     scores only the ``RANK_BOUND`` most recent hits (see :func:`_rank_floor`).
@@ -645,7 +647,11 @@ def _ranked_ids(
     wanted = None if limit is None else offset + limit
     rank = sort == "rank" and plan.ranked
     choice = "all"
-    if plan.drive is not None and wanted is not None and not rank and _many_hits(conn, plan):
+    # The walks and the cost model serve newest first; oldest first sorts every hit.
+    newest = not oldest_first
+    if plan.drive is not None and wanted is not None and not rank and newest and _many_hits(
+        conn, plan
+    ):
         walked = _rowid_walk(conn, plan, wanted)
         if walked is not None:
             return walked[offset:]
@@ -658,7 +664,10 @@ def _ranked_ids(
         if wanted <= RANK_BOUND:
             bounds = _rank_floor(conn, plan, bounds) or bounds
     dates_later = rank and _dates_later(plan, bounds)
-    sql = _ordered_sql(replace(plan, residual=[]) if dates_later else plan, rank, choice, bounds)
+    sql = _ordered_sql(
+        replace(plan, residual=[]) if dates_later else plan, rank, choice, bounds,
+        oldest_first=oldest_first,
+    )  # fmt: skip
     params = plan.compiler.params
     if not plan.needles and not dates_later:
         window = {"window_limit": -1 if limit is None else limit, "window_offset": offset}
@@ -796,7 +805,12 @@ FEW_HITS = 2000
 
 
 def _ordered_sql(
-    plan: _Plan, rank: bool, choice: str, bounds: tuple[int, int] | None = None
+    plan: _Plan,
+    rank: bool,
+    choice: str,
+    bounds: tuple[int, int] | None = None,
+    *,
+    oldest_first: bool = False,
 ) -> str:
     """SELECT (id, score) of every match, in the order to show them.
 
@@ -811,6 +825,8 @@ def _ordered_sql(
     c = plan.compiler
     residual = _where(plan.residual)
     newest_first = " ORDER BY m.posted_at DESC, m.id DESC"
+    if oldest_first:
+        newest_first = " ORDER BY m.posted_at, m.id"
     if plan.drive is None:
         return f"SELECT m.id, NULL FROM messages m WHERE {residual}{newest_first}"
     drive = c.param(plan.drive)
@@ -1383,7 +1399,9 @@ def _snippets(
     }
 
 
-def _check(sort: str, limit: int | None, offset: int) -> None:
+def _check(sort: str, limit: int | None, offset: int, reverse: bool = False) -> None:
+    if reverse and sort != "date":
+        raise ValueError("reverse lists oldest first: it needs sort='date'")
     if sort not in SORTS:
         raise ValueError(f"sort must be one of {SORTS}, not {sort!r}")
     if limit is not None and limit < 0:
@@ -1411,6 +1429,7 @@ def search(
     highlight: tuple[str, str] = ("**", "**"),
     exact: bool = False,
     own_words: bool = True,
+    reverse: bool = False,
 ) -> list[SearchHit]:
     """Messages matching ``query`` and the filters, best first (or newest first).
 
@@ -1426,8 +1445,9 @@ def search(
     asked for); ``exact=True`` ranks every match. With ``own_words`` (the default) the
     best :data:`RERANK_POOL` are reranked by the words each message writes itself, not
     those it quotes (see :func:`_rerank`); without it the order is bm25's alone.
+    ``reverse`` (with ``sort="date"``) lists oldest first.
     """
-    _check(sort, limit, offset)
+    _check(sort, limit, offset, reverse)
     parsed = _build_query(query, groups=groups, authors=authors, since=since, until=until, now=now)
     with _Reading(db_or_archive) as conn:
         plan = _plan(conn, parsed)
@@ -1440,7 +1460,9 @@ def search(
             end = None if limit is None else offset + limit
             ranked = _rerank(conn, plan, candidates)[offset:end]
         else:
-            ranked = _ranked_ids(conn, plan, sort, limit, offset, exact=exact)
+            ranked = _ranked_ids(
+                conn, plan, sort, limit, offset, exact=exact, oldest_first=reverse
+            )
         return _hits(conn, ranked, plan, snippets=snippets, highlight=highlight)
 
 
@@ -1481,14 +1503,16 @@ def search_threads(
     limit: int | None = 20,
     offset: int = 0,
     now: datetime | None = None,
+    reverse: bool = False,
 ) -> list[ThreadHit]:
     """Threads holding matching messages, one per thread with its number of hits.
 
     A message cross-posted to several groups counts in each group's thread; with
     group filters, only threads in those groups are listed. Ranked by the best hit
-    in the thread, or by the newest hit with ``sort="date"``.
+    in the thread, or by the newest hit with ``sort="date"`` (the oldest first with
+    ``reverse``: threads whose latest hit is oldest).
     """
-    _check(sort, limit, offset)
+    _check(sort, limit, offset, reverse)
     parsed = _build_query(query, groups=groups, authors=authors, since=since, until=until, now=now)
     with _Reading(db_or_archive) as conn:
         plan = _plan(conn, parsed)
@@ -1503,6 +1527,8 @@ def search_threads(
             in_groups = " AND p.group_key IN (SELECT value FROM json_each(:groups))"
             params["groups"] = json.dumps(plan.group_keys)
         order = "best, latest DESC" if scored else "latest DESC, best"
+        if reverse:
+            order = "latest, best"
         window = ""
         if limit is not None:
             window = " LIMIT :limit OFFSET :offset"

@@ -243,6 +243,10 @@ def test_groups_and_runs(hostile_db):
     assert runs.exit_code == 0, runs.output
     assert_inert(runs.stdout)
     assert len(runs.stdout.splitlines()) == 3
+    stats = run("stats", "--db", str(hostile_db))
+    assert stats.exit_code == 0, stats.output
+    assert_inert(stats.stdout)
+    assert "Mallory" in stats.stdout  # the top poster, its name made inert
 
 
 def test_sync_summary_line():

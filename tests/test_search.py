@@ -1050,6 +1050,7 @@ class FakeTerminal:
 
 def test_table_is_bold_on_a_terminal(archive_path, monkeypatch):
     monkeypatch.delenv("NO_COLOR", raising=False)
+    monkeypatch.setenv("TERM", "xterm")  # TERM=dumb, as CI may have, means no colour
     out, err = FakeTerminal(), FakeTerminal()
     print_results("reviewers", db_path=archive_path, stdout=out, stderr=err)
     assert "\x1b[1mreviewers\x1b[22m" in out.text.lower()
