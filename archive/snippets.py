@@ -112,18 +112,19 @@ def excerpt(
     *,
     scans: Sequence[re.Pattern[str]] | None = None,
     words: int = SNIPPET_TOKENS,
+    more: bool = False,
 ) -> str:
     """About ``words`` words of ``body`` around its first match of ``regex``, each match
     in them wrapped in ``marks``; the opening words when nothing matches.
 
     ``scans``, when given, find in lower-cased ASCII text every place ``regex`` may
     match (see :func:`scan_pattern`): an ASCII body is searched with them first, several
-    times faster. The text is made inert (no control characters, one line): a snippet
-    is for reading.
+    times faster. ``more`` says ``body`` is the start of a longer text. The text is made
+    inert (no control characters, one line): a snippet is for reading.
     """
     first = _first_match(body, regex, scans) if regex is not None else None
     if first is None:
-        return _opening(body, words)
+        return _opening(body, words, more)
     start, end = _window(body, first.start(), first.end(), words)
     pieces: list[str] = []
     at = start
@@ -135,7 +136,7 @@ def excerpt(
         at = match.end()
     pieces.append(inert(body[at:end], strip=False))
     text = " ".join("".join(pieces).split())
-    return (ELLIPSIS if start else "") + text + (ELLIPSIS if end < len(body) else "")
+    return (ELLIPSIS if start else "") + text + (ELLIPSIS if end < len(body) or more else "")
 
 
 def _first_match(
@@ -176,8 +177,8 @@ def _window(body: str, match_start: int, match_end: int, words: int) -> tuple[in
     return start, end
 
 
-def _opening(body: str, words: int) -> str:
+def _opening(body: str, words: int, more: bool = False) -> str:
     head = inert(body[:OPENING_CHARS]).split(" ")
     text = " ".join(head[:words])
-    longer = len(head) > words or len(body) > OPENING_CHARS
+    longer = len(head) > words or len(body) > OPENING_CHARS or more
     return text + ELLIPSIS if longer and text else text
