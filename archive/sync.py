@@ -788,8 +788,9 @@ def _walk_group(
                 layout_failures_in_a_row += 1
                 if layout_failures_in_a_row >= MAX_FAILED_THREADS_IN_A_ROW:
                     raise _GroupStopped(err) from err
-                _skip_odd_thread(archive, ref.key, topic.id, row_fingerprint(topic), str(err),
-                                 err.saved_to, result, now)
+                _skip_odd_thread(archive, ref.key, topic.id, row_fingerprint(topic),
+                                 f"thread {ref.thread(topic.id).url}: {err}", err.saved_to,
+                                 result, now)
                 progress.topic_checked(topic, fetched=False)
                 continue
             except (AccessDenied, RateLimited) as err:
@@ -871,6 +872,7 @@ def _note_rejected_rows(
         if row.id in seen:
             continue
         seen.add(row.id)
+        result.topics_seen += 1
         known = archive.topic_problem(ref.key, row.id)
         if known is not None and known["row_fingerprint"] == row.fingerprint:
             result.skipped_threads += 1
@@ -883,7 +885,7 @@ def _note_rejected_rows(
 
 
 def _rejected_message(ref: GroupRef, row: RejectedTopic) -> str:
-    return f"topic {row.id!r} of {ref.url}: {row.reason}"
+    return f"topic {row.id} of {ref.url}: {row.reason}"
 
 
 def _skip_odd_thread(

@@ -25,6 +25,14 @@ Where this goes beyond the fixtures, on purpose:
 * Visible dates are rendered in UTC, en-US; short list dates are relative to ``today``
   ("3:43 PM" today, "Jan 27" this year, "1/27/19" before).
 * ``.F5JnCe``'s label is proper English: "1 message", "3 messages".
+
+What the live service does, from google-groups-evidence-2026.md (each place cites it):
+topic-row fields [4]/[5] are the newest message's updated and post times; titles and
+snippets come HTML-escaped; deleted messages keep their place in a thread's list with no
+author and no body, and the counts leave them out; the last topic page may end in null
+rows and a token to a page of null rows (``SimGroup.null_last_page``); ``H08Fi`` serves a
+thread's JSON without the page. ``SimTopic.raw_row`` and ``SimMessage.raw_meta`` serve
+odd JSON verbatim (``1e30``, lone surrogates, deep nesting) for robustness tests.
 """
 
 from __future__ import annotations
