@@ -717,10 +717,21 @@ def feed_command(
 @click.option(
     "--group", metavar="GROUP", help="The group, when a topic id is archived in several."
 )
+@click.option("--quotes/--no-quotes", default=True, show_default=True,
+              help="Show the lines a message quotes from earlier ones.")
+@click.option("--json", "as_json", is_flag=True, help="The thread as JSON (as export writes).")
 def show_command(
-    thread: str, db_path: str | None, config_file: str | None, group: str | None
+    thread: str,
+    db_path: str | None,
+    config_file: str | None,
+    group: str | None,
+    quotes: bool,
+    as_json: bool,
 ) -> None:
     """Print an archived thread as text: its subject, then each message.
+
+    On a terminal, long lines wrap at its width and a long thread opens in a pager
+    ($PAGER, else less).
 
     THREAD is whatever search, --json and feed print: a topic id, a URL of the
     thread or of one of its messages (that message is marked), an id from
@@ -730,15 +741,28 @@ def show_command(
     \b
     Example:
         listarchive show https://groups.google.com/g/golang-announce/c/KWekwiRSa2I
-        listarchive show KWekwiRSa2I | less
+        listarchive show KWekwiRSa2I --no-quotes
         listarchive show -- -x3KqMrn0aQ
+        listarchive show KWekwiRSa2I --json | jq '.messages[].author'
     """
+    import shutil
+
     from archive.db import Archive
-    from archive.export import render_thread_text, resolve_target
+    from archive.export import resolve_target
+    from archive.render import show_json, show_text
 
     with Archive(settings(config_file, db_path).db, create=False, readonly=True) as archive:
         group_key, topic_id, marked = resolve_target(archive, thread, group=group)
-        text = render_thread_text(archive.get_thread(group_key, topic_id), marked=marked)
+        found = archive.get_thread(group_key, topic_id)
+    if as_json:
+        click.echo(show_json(found, quotes=quotes), nl=False)
+        return
+    terminal = sys.stdout.isatty()
+    width = shutil.get_terminal_size().columns if terminal else None
+    text = show_text(found, marked=marked, quotes=quotes, width=width)
+    if terminal and text.count("\n") >= shutil.get_terminal_size().lines:
+        click.echo_via_pager(text)
+    else:
         click.echo(text, nl=False)
 
 

@@ -460,3 +460,68 @@ def print_results(
         # The reader (head, less) has gone: stop quietly, as Unix tools do.
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, stdout.fileno())
+
+
+# ---------------------------------------------------------------- show
+
+
+def show_text(
+    thread: dict[str, Any],
+    *,
+    marked: str | None = None,
+    quotes: bool = True,
+    width: int | None = None,
+) -> str:
+    """What ``listarchive show`` prints: the thread as text, its quoted lines left out
+    unless ``quotes``, long lines wrapped at ``width`` columns when given."""
+    from archive.export import render_thread_text
+
+    text = render_thread_text(_quotes_kept(thread, quotes), marked=marked)
+    return wrap(text, width) if width else text
+
+
+def show_json(thread: dict[str, Any], *, quotes: bool = True) -> str:
+    """``show --json``: the thread as ``export --format json`` writes one."""
+    from archive.export import thread_to_json
+
+    document = thread_to_json(_quotes_kept(thread, quotes), keep_quotes=quotes)
+    return json.dumps(document, indent=2, ensure_ascii=False) + "\n"
+
+
+def _quotes_kept(thread: dict[str, Any], quotes: bool) -> dict[str, Any]:
+    if quotes:
+        return thread
+    from archive.text import without_quotes
+
+    messages = [
+        {**message, "body_text": without_quotes(message.get("body_text") or "")}
+        for message in thread.get("messages") or []
+    ]
+    return {**thread, "messages": messages}
+
+
+_QUOTE_PREFIX = re.compile(r"(?:[ \t]*>)*[ \t]*")
+
+
+def wrap(text: str, width: int) -> str:
+    """Lines longer than ``width`` columns wrapped between words, a quoted line's ``>``
+    prefix repeated on each of its pieces; words longer than a line (URLs) kept whole."""
+    import textwrap
+
+    width = max(width, 20)
+    out: list[str] = []
+    for line in text.split("\n"):
+        if display_width(line) <= width:
+            out.append(line)
+            continue
+        prefix = _QUOTE_PREFIX.match(line).group()  # type: ignore[union-attr]
+        pieces = textwrap.wrap(
+            line[len(prefix) :],
+            width=max(width - display_width(prefix), 10),
+            initial_indent=prefix,
+            subsequent_indent=prefix,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        out += pieces or [line]
+    return "\n".join(out)

@@ -51,6 +51,7 @@ from archive.query import (
     parse_date_bound,
     parse_query,
 )
+from archive.text import is_quoted
 from scraper.errors import ArchiveError, ArchiveLocked, BadOption, BadQuery, UnknownGroup
 
 __all__ = [
@@ -773,7 +774,7 @@ def _own_and_quoted_hits(pattern: re.Pattern[str], body: str) -> tuple[int, int]
     for line in body.splitlines():
         found = len(pattern.findall(line))
         if found:
-            if line.lstrip().startswith(">"):
+            if is_quoted(line):
                 quoted += found
             else:
                 own += found

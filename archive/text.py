@@ -24,11 +24,13 @@ __all__ = [
     "fingerprint",
     "fold_whitespace",
     "html_to_text",
+    "is_quoted",
     "message_text",
     "normalize_subject",
     "strip_footer",
     "strip_list_tags",
     "text_as_html",
+    "without_quotes",
 ]
 
 # --- subjects ---------------------------------------------------------------
@@ -114,6 +116,33 @@ _SEPARATOR = re.compile(r"^[ \t]*--[ \t]*$")
 # A group with a footer of its own gets "-- / <group footer> / --- / <Google footer>".
 _CUSTOM_FOOTER_END = re.compile(r"^[ \t]*---[ \t]*$")
 _CUSTOM_FOOTER_MAX_LINES = 15
+
+
+def is_quoted(line: str) -> bool:
+    """Whether a line of body text quotes another message (``> ``, as
+    :func:`html_to_text` writes blockquotes and mail clients write replies)."""
+    return line.lstrip().startswith(">")
+
+
+_ATTRIBUTION = re.compile(r".*\bwrote:\s*$")
+
+
+def without_quotes(text: str) -> str:
+    """``text`` without its quoted lines, nor the "On ... wrote:" line that opens a
+    quote; the blank lines left behind fold into one."""
+    lines = text.split("\n")
+    kept: list[str] = []
+    for n, line in enumerate(lines):
+        if is_quoted(line):
+            continue
+        if _ATTRIBUTION.match(line):
+            after = next((later for later in lines[n + 1 :] if later.strip()), "")
+            if is_quoted(after):
+                continue
+        if not line.strip() and kept and not kept[-1].strip():
+            continue
+        kept.append(line)
+    return "\n".join(kept).strip("\n")
 
 
 def strip_footer(text: str) -> str:
