@@ -123,3 +123,20 @@ def test_the_big_message_is_searched_and_shown_and_deep_nesting_sanitised(docume
     assert hostile["nesting"]["depth"] == 2_000 and hostile["nesting"]["nested_s"] > 0
     names = " ".join(f["figure"] for f in document["figures"])
     assert "MB message holding every query word" in names and "nested <div>s" in names
+
+
+def test_mail_race_on_the_fixture(tmp_path, monkeypatch):
+    import lzma
+    from pathlib import Path
+
+    from bench import mail_race
+
+    corpus = tmp_path / "list.mbox.xz"
+    fixture = Path(__file__).parent / "mail" / "list.mboxrd"
+    corpus.write_bytes(lzma.compress(fixture.read_bytes() * 1))
+    monkeypatch.setattr(mail_race, "WORK", tmp_path / "race")
+    monkeypatch.setattr(mail_race, "OUT", tmp_path)
+    results = mail_race.main(["--corpus", str(corpus), "--no-install"])
+    ours = [r for r in results if r["tool"].startswith("listarchive")]
+    assert [r["messages"] for r in ours] == [9, 9, 2]
+    assert all(r["ok"] and r["disk_mb"] > 0 for r in results)
