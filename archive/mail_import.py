@@ -28,10 +28,11 @@ from __future__ import annotations
 import hashlib
 import json
 import lzma
+import os
 import sqlite3
 import time
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +46,7 @@ from scraper.models import GroupRef
 __all__ = ["BATCH", "ImportSummary", "MissingGroup", "import_mail", "mail_posting_id"]
 
 BATCH = 2000
+NO_LIST = "names no list (no List-Id, List-Post or Mailing-list header)"
 # Messages' bytes are deflated together, this many or this much at a time: past
 # that, a bigger block compresses hardly better and costs an export more to open.
 BLOCK_MESSAGES = 64
@@ -97,68 +99,147 @@ def import_mail(
     on_progress: Callable[[ImportSummary], None] | None = None,
     progress_every: float = 2.0,
     now: datetime | None = None,
+    parallel: bool | None = None,
 ) -> ImportSummary:
     """Import every message under ``paths``; bad messages are counted and skipped.
 
     ``group`` is the list address for messages whose headers name none.
-    ``on_reject(where, reason)`` is told of each message skipped.
+    ``on_reject(where, reason)`` is told of each message skipped. Reading and parsing
+    run in a second process while this one writes (``parallel``; by default when the
+    machine has two cores or more), so the two halves of the work overlap.
     """
     seen = utc_iso(now or datetime.now(UTC))
     summary = ImportSummary()
     writer = _Writer(archive, seen, summary)
     fallback_group = _normalise_group(group) if group else None
     last_progress = time.monotonic()
-
-    def reject(where: str, reason: str) -> None:
-        summary.rejected += 1
-        if on_reject:
-            on_reject(where, reason)
-
+    if parallel is None:
+        parallel = (os.cpu_count() or 1) > 1
+    items = list(paths)
+    batches = _parallel_batches(items) if parallel else _batches(items)
     try:
-        for source in mail_sources(paths):
-            if isinstance(source, BadMail):
-                reject(source.where or "?", str(source))
-                continue
-            try:
-                for raw in iter_mail(source):
-                    summary.read += 1
-                    _one(writer, raw, fallback_group, reject, summary)
-                    if on_progress and summary.read % 500 == 0:
-                        moment = time.monotonic()
-                        if moment - last_progress >= progress_every:
-                            last_progress = moment
-                            on_progress(summary)
-            except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as err:
-                # A truncated or corrupt compressed stream: what was read is kept.
-                reject(str(source.path), f"stopped reading: {err}")
+        for batch in batches:
+            for item in batch:
+                if isinstance(item, _Rejected):
+                    if item.counted:
+                        summary.read += 1
+                    summary.rejected += 1
+                    if on_reject:
+                        on_reject(item.where, item.reason)
+                    continue
+                summary.read += 1
+                message, body_text, fingerprint, hint, where = item
+                chosen = message.group or _hint_group(hint) or fallback_group
+                if chosen is None:
+                    summary.no_group += 1
+                    summary.rejected += 1
+                    if on_reject:
+                        on_reject(where, NO_LIST)
+                    continue
+                writer.add(message, chosen, body_text, fingerprint)
+            if on_progress:
+                moment = time.monotonic()
+                if moment - last_progress >= progress_every:
+                    last_progress = moment
+                    on_progress(summary)
         writer.flush()
     finally:
         writer.close()
+        close = getattr(batches, "close", None)
+        if close:
+            close()
     archive.merge_search_index()
     return summary
 
 
-def _one(
-    writer: _Writer,
-    raw: RawMail,
-    fallback_group: str | None,
-    reject: Callable[[str, str], None],
-    summary: ImportSummary,
-) -> None:
+@dataclass(frozen=True)
+class _Rejected:
+    where: str
+    reason: str
+    counted: bool  # a message (read and refused), not a file
+
+
+_BATCH_MESSAGES = 128
+_QUEUED_BATCHES = 8  # how far reading may run ahead of writing: memory stays bounded
+
+
+def _batches(paths: list[str | Path]) -> Iterator[list]:
+    """Parsed messages, in batches: (message, body_text, fingerprint, group hint, where)
+    or :class:`_Rejected`."""
+    batch: list = []
+    for source in mail_sources(paths):
+        if isinstance(source, BadMail):
+            batch.append(_Rejected(source.where or "?", str(source), counted=False))
+            continue
+        try:
+            for raw in iter_mail(source):
+                batch.append(_prepare(raw))
+                if len(batch) >= _BATCH_MESSAGES:
+                    yield batch
+                    batch = []
+        except (OSError, EOFError, ValueError, lzma.LZMAError, zlib.error) as err:
+            # A truncated or corrupt compressed stream: what was read is kept.
+            batch.append(_Rejected(str(source.path), f"stopped reading: {err}", counted=False))
+    if batch:
+        yield batch
+
+
+def _prepare(raw: RawMail):
+    """One message parsed, with the text and fingerprint the archive stores: pure."""
+    from archive import text
+
     try:
         message = parse_message(raw.data, pipermail=raw.pipermail)
+        if message.body_text:
+            body_text = text.strip_footer(message.body_text)
+        else:
+            body_text = text.message_text(message.body_html)
+        fingerprint = text.fingerprint(message.author, message.subject, body_text)
     except BadMail as err:
-        reject(raw.where, str(err))
-        return
+        return _Rejected(raw.where, str(err), counted=True)
     except Exception as err:  # hostile input must never stop an import
-        reject(raw.where, f"unreadable ({type(err).__name__}: {err})")
+        return _Rejected(raw.where, f"unreadable ({type(err).__name__}: {err})", counted=True)
+    return message, body_text, fingerprint, raw.group_hint, raw.where
+
+
+class _parallel_batches:  # noqa: N801 - used as a generator function
+    """:func:`_batches` run in a child process, handed over through a bounded queue."""
+
+    def __init__(self, paths: list[str | Path]) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("fork")
+        self.queue = context.Queue(maxsize=_QUEUED_BATCHES)
+        self.process = context.Process(
+            target=_produce, args=(paths, self.queue), daemon=True, name="listarchive-reader"
+        )
+        self.process.start()
+
+    def __iter__(self) -> Iterator[list]:
+        while True:
+            kind, payload = self.queue.get()
+            if kind == "batch":
+                yield payload
+            elif kind == "error":
+                raise RuntimeError(f"reading the mail failed: {payload}")
+            else:
+                return
+
+    def close(self) -> None:
+        if self.process.is_alive():
+            self.process.terminate()
+        self.process.join()
+        self.queue.close()
+
+
+def _produce(paths: list[str | Path], queue) -> None:
+    try:
+        for batch in _batches(paths):
+            queue.put(("batch", batch))
+    except BaseException as err:  # told to the writer, which stops with it
+        queue.put(("error", f"{type(err).__name__}: {err}"))
         return
-    group = message.group or _hint_group(raw.group_hint) or fallback_group
-    if group is None:
-        summary.no_group += 1
-        reject(raw.where, "names no list (no List-Id, List-Post or Mailing-list header)")
-        return
-    writer.add(message, group)
+    queue.put(("done", None))
 
 
 def _normalise_group(value: str) -> str:
@@ -224,7 +305,7 @@ class _Writer:
 
     # messages ----------------------------------------------------------------------
 
-    def add(self, message: MailMessage, group: str) -> None:
+    def add(self, message: MailMessage, group: str, body_text: str, fingerprint: str) -> None:
         self._begin()
         conn = self.conn
         self._ensure_group(group, message)
@@ -243,7 +324,7 @@ class _Writer:
             self.summary.added_postings += 1
             message_id = row[0]
         else:
-            message_id = self._store(message, group)
+            message_id = self._store(message, group, body_text, fingerprint)
         thread_id = self._thread(message, group)
         conn.execute(
             """
@@ -259,15 +340,9 @@ class _Writer:
         if self.pending >= BATCH:
             self.flush()
 
-    def _store(self, message: MailMessage, group: str) -> int:
+    def _store(self, message: MailMessage, group: str, body_text: str, fingerprint: str) -> int:
         """The row of a message new to the archive by its Message-ID: a matching
         scraped message's, else a new one."""
-        text = self.text
-        if message.body_text:
-            body_text = text.strip_footer(message.body_text)
-        else:
-            body_text = text.message_text(message.body_html)
-        fingerprint = text.fingerprint(message.author, message.subject, body_text)
         posted_at = utc_iso(message.posted_at)
         charset = message.body_charset if body_text == message.body_text else None
         mail_values = (

@@ -126,11 +126,12 @@ def listarchive_runs(
         if source is None:
             continue
         how = source.name
-        db = WORK / "listarchive.db"
+        kind = "xz" if source.suffix == ".xz" else "mbox"
+        db = WORK / f"listarchive-{label.replace(' ', '-')}-{kind}.db"
         remove_archive(db)
         results.append(race_entry(
-            f"listarchive import ({label}, {'xz' if source.suffix == '.xz' else 'mbox'})",
-            f"listarchive import {how} --db listarchive.db",
+            f"listarchive import ({label}, {kind})",
+            f"listarchive import {how} --db {db.name}",
             [*listarchive_command(), "import", str(source), "--db", str(db)],
             count, db, source_bytes, env=env,
         ))  # fmt: skip
@@ -194,6 +195,71 @@ def mbox_to_sqlite_run(plain: Path, count: int, source_bytes: int, install: bool
     )
 
 
+# One query per class, in each tool's own syntax: (class, listarchive, notmuch, mu).
+QUERIES = (
+    ("rare word", "regmap", "regmap", "regmap"),
+    ("common word", "driver", "driver", "driver"),
+    ("phrase", '"clock stretching"', '"clock stretching"', '"clock stretching"'),
+    ("from:", "from:wsa@kernel.org", "from:wsa@kernel.org", "from:wsa@kernel.org"),
+    ("date range", "after:2023-01-01 before:2024-01-01",
+     "date:2023-01-01..2023-12-31", "date:20230101..20231231"),
+)  # fmt: skip
+
+
+def _timed(args: list[str], env: dict[str, str] | None, reps: int = 5) -> tuple[float, str]:
+    times, out = [], ""
+    for _ in range(reps):
+        started = time.perf_counter()
+        done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=600)
+        times.append(time.perf_counter() - started)
+        out = done.stdout
+    return sorted(times)[len(times) // 2] * 1000, out
+
+
+def search_table(db: Path, maildir: Path) -> str:
+    """Hits per query class in each tool, and whole-process top-20 search time."""
+    env = python_env()
+    listarchive = listarchive_command()
+    notmuch_env = {**os.environ, "NOTMUCH_CONFIG": str(WORK / "notmuch-config")}
+    mu_home = WORK / "mu-home"
+    has_notmuch = shutil.which("notmuch") is not None and (maildir / ".notmuch").exists()
+    has_mu = shutil.which("mu") is not None and mu_home.exists()
+    lines = [
+        "| query class | listarchive hits | notmuch hits | mu hits "
+        "| listarchive ms | notmuch ms | mu ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for name, ours, notmuch_query, mu_query in QUERIES:
+        say(f"  search: {name}")
+        every = subprocess.run(
+            [*listarchive, "search", ours, "--db", str(db), "--limit", "0", "--nl"],
+            env=env, capture_output=True, text=True,
+        ).stdout  # fmt: skip
+        row = [name, str(len(every.splitlines()))]
+        timings = [_timed([*listarchive, "search", ours, "--db", str(db)], env)[0]]
+        if has_notmuch:
+            count = subprocess.run(["notmuch", "count", notmuch_query], env=notmuch_env,
+                                   capture_output=True, text=True).stdout.strip()  # fmt: skip
+            row.append(count)
+            timings.append(_timed(["notmuch", "search", "--limit=20", notmuch_query],
+                                  notmuch_env)[0])  # fmt: skip
+        else:
+            row.append("-")
+            timings.append(float("nan"))
+        if has_mu:
+            found = subprocess.run(["mu", "find", f"--muhome={mu_home}", "--fields=i",
+                                    mu_query], capture_output=True, text=True).stdout  # fmt: skip
+            row.append(str(len(found.splitlines())))
+            timings.append(_timed(["mu", "find", f"--muhome={mu_home}", "--maxnum=20",
+                                   mu_query], None)[0])  # fmt: skip
+        else:
+            row.append("-")
+            timings.append(float("nan"))
+        row += [f"{t:.0f}" for t in timings]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
+
+
 def table(results: list[dict], corpus: Path, count: int, plain_bytes: int) -> str:
     lines = [
         f"Corpus: `{corpus.name}`, {count:,} messages, {plain_bytes / 1e6:,.0f} MB as mbox.",
@@ -217,6 +283,7 @@ def main(argv: list[str] | None = None) -> list[dict]:
     parser.add_argument(
         "--no-install", action="store_true", help="do not pip install mbox-to-sqlite if missing"
     )
+    parser.add_argument("--no-search", action="store_true", help="skip the search comparison")
     args = parser.parse_args(argv)
     corpus: Path = args.corpus
     if not corpus.exists():
@@ -241,6 +308,10 @@ def main(argv: list[str] | None = None) -> list[dict]:
     )
     results += quarter
     text = table(results, corpus, count, plain_bytes)
+    searched = WORK / "listarchive-all-mbox.db"
+    if searched.exists() and not args.no_search:
+        say("searching the imported corpus with each tool ...")
+        text += "\n\n" + search_table(searched, maildir)
     print(text)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     (OUT / f"mail-race-{stamp}.json").write_text(json.dumps(

@@ -275,6 +275,18 @@ def test_importing_twice_changes_nothing(tmp_path: Path) -> None:
     assert dump(db) == before
 
 
+def test_reading_in_a_second_process_or_not_stores_the_same(tmp_path: Path) -> None:
+    dumps = []
+    for parallel in (False, True):
+        db = tmp_path / f"{parallel}.db"
+        with Archive(db) as archive:
+            summary = import_mail(archive, [LIST, hostile_mbox(tmp_path)], now=NOW,
+                                  parallel=parallel)  # fmt: skip
+        assert (summary.read, summary.new, summary.rejected) == (17, 15, 2)
+        dumps.append(dump(db))
+    assert dumps[0] == dumps[1]
+
+
 def google_thread(body_html: str, posted_at: datetime) -> Thread:
     group = Group(GroupRef("golang-announce"), "1", "golang-announce@googlegroups.com")
     message = Message(
