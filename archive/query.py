@@ -473,6 +473,10 @@ class _Parser:
                 continue
             nodes.append(self.parse_or())
         if not nodes:
+            if self.depth == 0 and token is not None:  # a ')' before any '('
+                raise BadQuery(
+                    f"unbalanced parentheses: ')' at position {token.pos + 1} has no '('"
+                )
             raise BadQuery("empty parentheses: put something to search for inside ( )")
         return nodes[0] if len(nodes) == 1 else And(tuple(nodes))
 

@@ -122,6 +122,7 @@ def remove_group(db_path: str | Path, spec: str) -> Removed:
     from archive.search import resolve_group
     from archive.sync import archive_lock
 
+    Archive(db_path, create=False, readonly=True).close()  # no lock file beside no archive
     with archive_lock(db_path), Archive(db_path, create=False) as archive:
         keys = resolve_group(archive.db.conn, spec)
         if len(keys) > 1:

@@ -208,6 +208,8 @@ HUGE = str(10**20)
         (["search", "--db", "a\0b", "x"], 2, "NUL"),
         (["search", "(" * 3000 + "x" + ")" * 3000], 12, "more than 100 deep"),
         (["search", "--", "-" * 3000 + "x"], 12, "more than 100 deep"),
+        (["export", "--query", ")"], 12, "')' at position 1 has no '('"),
+        (["show", ""], 2, "THREAD is empty"),
     ],
 )
 def test_nonsense_gets_one_line(synced, args, code, words):
@@ -520,6 +522,9 @@ def test_stats(synced):
 
 def test_groups_remove_keeps_what_other_groups_share(synced):
     runner, state, topics, sim = synced
+    elsewhere = runner.invoke(cli, ["groups", "--db", "other.db", "remove", "demo-announce"])
+    assert "no archive at other.db" in one_line_error(elsewhere, 11)  # the group's --db counts
+    assert not list(Path().glob("other.db*"))
     result = runner.invoke(cli, ["groups", "remove", "demo-announce"])
     assert result.exit_code == 0, result.output
     assert result.stderr == (
