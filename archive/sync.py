@@ -35,6 +35,7 @@ from typing import Any
 
 import filelock
 
+from archive import __version__
 from archive.db import Archive, ThreadState, utc_iso
 from archive.render import inert, plain_table
 from scraper.crawl import Crawler
@@ -724,7 +725,8 @@ def _walk_group(
     seen: set[str] = set()
     newest: datetime | None = None
     unchanged_in_a_row = 0
-    failed_in_a_row = layout_failures_in_a_row = 0
+    failed_in_a_row = 0
+    layout_failures_in_a_row: list[str] = []
     stopped_early = False
     incomplete_listing = False
     last_page = None
@@ -752,7 +754,10 @@ def _walk_group(
             result.topics_seen += 1
             state = archive.thread_state(ref.key, topic.id)
             known = archive.topic_problem(ref.key, topic.id)
-            skip = known is not None and known["row_fingerprint"] == row_fingerprint(topic)
+            skip = known is not None and known["row_fingerprint"] == (
+                _odd_key(row_fingerprint(topic)) if known["kind"] == "odd"
+                else row_fingerprint(topic)
+            )
             if topic_unchanged(topic, state, exact_times=exact) or skip:
                 # A gone thread, or one with odd data, whose row is as it was then, is
                 # not fetched again: it would only redirect or fail again.
@@ -785,8 +790,14 @@ def _walk_group(
                 # One thread whose reply could not be read (odd data, or a shape the
                 # parser does not know): its reply is saved, the others go on. Several
                 # in a row mean the thread pages changed for all: the group stops.
-                layout_failures_in_a_row += 1
-                if layout_failures_in_a_row >= MAX_FAILED_THREADS_IN_A_ROW:
+                layout_failures_in_a_row.append(topic.id)
+                if len(layout_failures_in_a_row) >= MAX_FAILED_THREADS_IN_A_ROW:
+                    # The threads just before it were no odd ones either: they are
+                    # fetched again on the next run, not skipped until their rows change.
+                    for earlier in layout_failures_in_a_row[:-1]:
+                        archive.clear_topic_problem(ref.key, earlier)
+                    result.skipped_threads -= len(layout_failures_in_a_row) - 1
+                    del result.problems[1 - len(layout_failures_in_a_row):]
                     raise _GroupStopped(err) from err
                 _skip_odd_thread(archive, ref.key, topic.id, row_fingerprint(topic),
                                  f"thread {ref.thread(topic.id).url}: {err}", err.saved_to,
@@ -809,7 +820,8 @@ def _walk_group(
                         )
                     ) from err
                 continue
-            failed_in_a_row = layout_failures_in_a_row = 0
+            failed_in_a_row = 0
+            layout_failures_in_a_row.clear()
             result.threads_fetched += 1
             # HTML-fallback rows have day-precision dates: let the thread's own exact
             # times be stored instead.
@@ -857,6 +869,12 @@ def row_fingerprint(topic: Topic) -> str:
     return f"{topic.message_count}|{utc_iso(_whole_seconds(activity)) if activity else ''}"
 
 
+def _odd_key(fingerprint: str) -> str:
+    """What an odd thread's record is kept under: its row, and this listarchive's
+    version, so a release that reads such data tries every skipped thread again."""
+    return f"{__version__}|{fingerprint}"
+
+
 def _note_rejected_rows(
     archive: Archive,
     crawler: Crawler,
@@ -874,7 +892,7 @@ def _note_rejected_rows(
         seen.add(row.id)
         result.topics_seen += 1
         known = archive.topic_problem(ref.key, row.id)
-        if known is not None and known["row_fingerprint"] == row.fingerprint:
+        if known is not None and known["row_fingerprint"] == _odd_key(row.fingerprint):
             result.skipped_threads += 1
             continue
         message = _rejected_message(ref, row)
@@ -902,8 +920,8 @@ def _skip_odd_thread(
     if saved_to and saved_to not in line:
         line += f"; reply saved to {saved_to}"
     archive.record_topic_problem(
-        group_key, topic_id, kind="odd", row_fingerprint=fingerprint, seen_at=now(),
-        detail=line, saved_to=saved_to,
+        group_key, topic_id, kind="odd", row_fingerprint=_odd_key(fingerprint),
+        seen_at=now(), detail=line, saved_to=saved_to,
     )
     result.problems.append(line)
     result.skipped_threads += 1

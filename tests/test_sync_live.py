@@ -16,7 +16,7 @@ from archive.db import Archive
 from archive.export import render_thread_text, thread_to_markdown
 from archive.sync import sync_groups, targets_from_urls
 from scraper.crawl import Crawler
-from scraper.errors import EXIT_OK, EXIT_PARTIAL
+from scraper.errors import EXIT_LAYOUT_CHANGED, EXIT_OK, EXIT_PARTIAL
 from scraper.http import Fetcher
 from scraper.models import GroupRef
 from scraper.pages import parse_group_page, parse_thread_page
@@ -449,3 +449,41 @@ def test_a_thread_count_that_takes_in_deleted_messages_is_not_incomplete(
     assert run(db, url, sim, tmp_path).groups[0].threads_fetched == 0
     with Archive(db) as archive:
         assert archive.get_thread(group.email, topic.id)["complete"] is True
+
+
+def test_three_unreadable_threads_in_a_row_stop_the_group_and_are_not_skipped_later(
+    state, sim, tmp_path
+):
+    group = add_group(state, "drift", 6)
+    broken = group.visible_topics()[1:4]
+    for topic in broken:
+        topic.messages[0].raw_meta = {10: "[" * 200_000 + "]" * 200_000}
+    db = tmp_path / "d.db"
+    url = ["https://groups.google.com/g/drift"]
+    summary = run(db, url, sim, tmp_path)
+    assert summary.exit_code == EXIT_LAYOUT_CHANGED and summary.groups[0].problems == []
+    with Archive(db) as archive:
+        assert all(archive.topic_problem(group.email, t.id) is None for t in broken)
+    for topic in broken:  # Google's pages are readable again (or listarchive learnt them)
+        topic.messages[0].raw_meta = {}
+    assert run(db, url, sim, tmp_path).exit_code == EXIT_OK
+    assert_good_threads_once(db, group, set())
+
+
+def test_a_new_release_tries_skipped_threads_again(state, sim, tmp_path, monkeypatch):
+    import archive.sync
+
+    group = add_group(state, "release", 4)
+    bad = group.visible_topics()[1]
+    bad.messages[0].raw_meta = {10: "[" * 200_000 + "]" * 200_000}
+    db = tmp_path / "r.db"
+    url = ["https://groups.google.com/g/release"]
+    assert run(db, url, sim, tmp_path).exit_code == EXIT_PARTIAL
+    bad.messages[0].raw_meta = {}
+    assert run(db, url, sim, tmp_path).groups[0].threads_fetched == 0  # same row: skipped
+    monkeypatch.setattr(archive.sync, "__version__", "99.0")
+    again = run(db, url, sim, tmp_path)
+    assert again.exit_code == EXIT_OK and again.groups[0].threads_fetched == 1
+    assert_good_threads_once(db, group, set())
+    with Archive(db) as archive:
+        assert archive.topic_problem(group.email, bad.id) is None
