@@ -140,14 +140,25 @@ def prepare_connection(conn) -> None:
     conn.create_function("listarchive_html", 1, _html_or_none, deterministic=True)
 
 
+# A page shows at most this many characters of one body (a pasted log can be 20 MB);
+# the whole body is in the row's JSON and in `listarchive show`.
+CELL_LIMIT = 200_000
+
+
 @hookimpl
 def render_cell(row, value, column, table, database, datasette):
     if column == "body_text" and isinstance(value, str):
-        return Markup(f'<div style="{_BODY_STYLE}">{escape(value)}</div>')
+        shown = escape(value[:CELL_LIMIT])
+        if len(value) > CELL_LIMIT:
+            shown += Markup(f"<br><em>… {len(value):,} characters in all</em>")
+        return Markup(f'<div style="{_BODY_STYLE}">{shown}</div>')
     if column == "body_html" and isinstance(value, bytes | str):
+        html = decode_body(value)
+        if len(html) > CELL_LIMIT:
+            return Markup(f"<em>{len(html):,} characters of HTML: read body_text</em>")
         from archive.feed import sanitize_html  # nh3 is loaded on first use
 
-        return Markup(f'<div style="{_HTML_STYLE}">{sanitize_html(decode_body(value))}</div>')
+        return Markup(f'<div style="{_HTML_STYLE}">{sanitize_html(html)}</div>')
     if column == "thread_id" and table in (None, "posts") and isinstance(value, int):
         # None: a canned query's result (the search query lists thread ids too)
         href = thread_path(datasette, database, value)

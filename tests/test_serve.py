@@ -257,3 +257,19 @@ def test_serve_refuses_a_missing_archive_in_one_line(tmp_path):
     assert result.stderr.strip().count("\n") == 0
     assert "no archive at" in result.stderr
     assert not (tmp_path / "none.db").exists()
+
+
+def test_a_huge_body_is_cut_on_pages():
+    from archive.db import encode_body
+    from archive.serve import CELL_LIMIT, render_cell
+
+    text = "<script>x</script> " + "log line\n" * (CELL_LIMIT // 5)
+    cell = render_cell(None, text, "body_text", "messages", "archive", None)
+    assert len(cell) < CELL_LIMIT + 500
+    assert f"{len(text):,} characters in all" in cell
+    assert "<script>" not in cell
+    html = render_cell(None, encode_body(f"<pre>{text}</pre>"), "body_html", "posts", "a", None)
+    assert "characters of HTML: read body_text" in html and "log line" not in html
+    small = encode_body("<p>hi<script>x</script></p>")
+    small = render_cell(None, small, "body_html", "messages", "archive", None)
+    assert "<p>hi</p>" in small and "script" not in small
