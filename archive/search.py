@@ -727,13 +727,15 @@ def _rerank(
     pattern = _words_pattern(words)
     ids = [message_id for message_id, _ in head]
     marks = ", ".join("?" * len(ids))
+    # The bodies are read as blobs, up to what is needed: SQLite loads a whole value
+    # for a SELECT, even under substr(), and one body may be a 20 MB log.
     texts = {
-        row[0]: row[1:]
+        row[0]: (row[1], _body_head(conn, row[0], RERANK_TEXT * 4)[0][:RERANK_TEXT], row[2])
         for row in conn.execute(
-            "SELECT m.id, m.subject, substr(m.body_text, 1, ?), EXISTS (SELECT 1 FROM"
+            "SELECT m.id, m.subject, EXISTS (SELECT 1 FROM"
             " postings p WHERE p.message_id = m.id AND p.position = 0) FROM messages m"
             f" WHERE m.id IN ({marks})",
-            [RERANK_TEXT, *ids],
+            ids,
         )
     }
     rescored = []
@@ -1419,8 +1421,10 @@ def _snippets(
 SNIPPET_BYTES = 1_000_000 + 16_384
 
 
-def _body_head(conn: sqlite3.Connection, message_id: int) -> tuple[str, bool]:
-    """The start of a message's text, and whether there is more.
+def _body_head(
+    conn: sqlite3.Connection, message_id: int, limit: int = SNIPPET_BYTES
+) -> tuple[str, bool]:
+    """The start of a message's text (``limit`` bytes), and whether there is more.
 
     Read as a blob, so a 20 MB body costs the megabyte read, not 20 (SQLite loads a
     whole value for a SELECT, even under substr()).
@@ -1428,7 +1432,7 @@ def _body_head(conn: sqlite3.Connection, message_id: int) -> tuple[str, bool]:
     try:
         with conn.blobopen("messages", "body_text", message_id, readonly=True) as blob:
             size = len(blob)
-            data = blob.read(SNIPPET_BYTES)
+            data = blob.read(limit)
     except sqlite3.OperationalError:  # NULL, or no such row
         return "", False
     # A cut may split a character's bytes: drop that part.
