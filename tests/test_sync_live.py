@@ -487,3 +487,23 @@ def test_a_new_release_tries_skipped_threads_again(state, sim, tmp_path, monkeyp
     assert_good_threads_once(db, group, set())
     with Archive(db) as archive:
         assert archive.topic_problem(group.email, bad.id) is None
+
+
+def test_the_html_fallback_validates_ids_too():
+    from scraper.errors import LayoutChanged
+    from tests.simulator import Site
+    from tests.simulator.render import Variant
+
+    state = GroupsState(seed=2)
+    group = add_group(state, "html", 2)
+    site = Site(state)
+    topic = group.visible_topics()[0]
+    listing = site.respond("GET", "/g/html", variant=Variant(json=False)).body.decode()
+    listing = listing.replace(f'data-rowid="{topic.id}"', 'data-rowid="bad id"')
+    listed = parse_group_page(listing, GroupRef("html"))
+    assert listed.source == "dom" and [r.id for r in listed.rejected] == ["bad id"]
+    assert topic.id not in [t.id for t in listed.topics] and len(listed.topics) == 1
+    thread = site.respond("GET", topic.path, variant=Variant(json=False)).body.decode()
+    thread = thread.replace(f'data-doc-id="{topic.messages[0].id}"', 'data-doc-id="m/../x"')
+    with pytest.raises(LayoutChanged, match="not shaped like Google's"):
+        parse_thread_page(thread, GroupRef("html").thread(topic.id))

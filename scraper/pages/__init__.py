@@ -138,10 +138,21 @@ def parse_group_page(
             authors=row.authors,
         )
         for row in rows
+        if valid_id(row.id)
+    )
+    rejected = tuple(
+        RejectedTopic(
+            printable(row.id),
+            "its topic id is not shaped like Google's",
+            hashlib.sha256(repr((row.id, row.message_count)).encode("utf-8", "replace"))
+            .hexdigest()[:32],
+        )
+        for row in rows
+        if not valid_id(row.id)
     )
     if group.total_topics is None:
         group = replace(group, total_topics=dom.total_topics(tree))
-    return TopicPage(group, topics, None, "dom", tokens)
+    return TopicPage(group, topics, None, "dom", tokens, rejected)
 
 
 def parse_batchexecute(body: bytes | str, group: Group, url: str | None = None) -> TopicPage:
@@ -225,6 +236,11 @@ def parse_thread_page(
     messages = []
     deleted = []
     for message_id, section in sections.items():
+        if not valid_id(message_id):
+            raise LayoutChanged(
+                f"a message id {printable(message_id)} in {where} is not shaped like Google's",
+                url=where,
+            )
         author = dom.section_author(section)
         body_html = dom.section_body_html(section) or ""
         if not author and not body_html.strip():
