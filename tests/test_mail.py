@@ -593,3 +593,39 @@ def test_gzip_of_the_export_imports_too(tmp_path: Path) -> None:
     gz = tmp_path / "out.mbox.gz"
     gz.write_bytes(gzip.compress(out.read_bytes()))
     assert run_import(tmp_path / "b.db", gz).new == 9
+
+
+def test_a_message_too_large_to_hold_is_named_and_skipped(tmp_path: Path, monkeypatch) -> None:
+    from archive import mail
+
+    monkeypatch.setattr(mail, "MAX_MESSAGE_BYTES", 2000)
+    huge = good(3) + (b"y" * 79 + b"\n") * 100  # 8 KB: four times the limit
+    data = b""
+    for message in (good(1), huge, good(2)):
+        data += b"From someone@example.org Mon Mar  4 09:00:00 2024\n" + message + b"\n"
+    path = tmp_path / "big.mbox"
+    path.write_bytes(data)
+    with open(path, "rb") as stream:
+        parts = list(split_mbox(stream, chunk_size=512))
+    separators = [i + 1 for i in range(len(data)) if data.startswith(b"\nFrom someone", i)]
+    assert [offset for offset, _ in parts] == [0, *separators]
+    assert len(parts[1][1]) == 2001  # cut just past the limit, the rest never held
+    rejects: list = []
+    summary = run_import(tmp_path / "a.db", path, rejects=rejects)
+    assert (summary.new, summary.rejected) == (2, 1)
+    assert rejects[0][0] == f"{path}@{parts[1][0]}" and "larger than" in rejects[0][1]
+
+
+def test_crlf_mbox(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.mbox"
+    path.write_bytes(LIST.read_bytes().replace(b"\n", b"\r\n"))
+    db = tmp_path / "a.db"
+    summary = run_import(db, path)
+    assert (summary.new, summary.rejected) == (9, 0)
+    assert message_ids(db) == LIST_IDS
+    assert rows(db, "SELECT body_text FROM messages WHERE rfc822_id = 'r1@example.com'") == [
+        ("Sounds good. Café at noon?\n",)
+    ]
+    # Exported and read back, each message is as it came, CRLF and all.
+    out = export(db, tmp_path)
+    assert run_import(tmp_path / "b.db", out).new == 9
