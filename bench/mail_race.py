@@ -112,6 +112,7 @@ def race_entry(
         "messages": messages,
         "per_second": round(messages / run.wall) if run.wall else None,
         "peak_rss_mib": round(run.max_rss_kb / 1024, 1),
+        "disk_bytes": disk,
         "disk_mb": round(disk / 1e6, 1),
         "disk_ratio": round(disk / source_bytes, 2) if source_bytes else None,
     }
@@ -135,6 +136,7 @@ def listarchive_runs(
             [*listarchive_command(), "import", str(source), "--db", str(db)],
             count, db, source_bytes, env=env,
         ))  # fmt: skip
+        results[-1]["disk_bytes"] = archive_bytes(db)
         results[-1]["disk_mb"] = round(archive_bytes(db) / 1e6, 1)
         results[-1]["disk_ratio"] = round(archive_bytes(db) / source_bytes, 2)
     return results

@@ -139,4 +139,4 @@ def test_mail_race_on_the_fixture(tmp_path, monkeypatch):
     results = mail_race.main(["--corpus", str(corpus), "--no-install", "--no-search"])
     ours = [r for r in results if r["tool"].startswith("listarchive")]
     assert [r["messages"] for r in ours] == [9, 9, 2]
-    assert all(r["ok"] and r["disk_mb"] > 0 for r in results)
+    assert all(r["ok"] and r["disk_bytes"] > 0 for r in results), results
