@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import functools
 import json
 import os
@@ -37,7 +38,7 @@ from urllib.parse import quote
 
 import sqlite_utils
 
-from scraper.errors import ArchiveError, ArchiveLocked
+from scraper.errors import ArchiveError, ArchiveLocked, DiskFull
 from scraper.models import Group, Message, Thread, ThreadRef, Topic
 
 __all__ = [
@@ -51,6 +52,7 @@ __all__ = [
     "ThreadState",
     "archive_errors",
     "connect_readonly",
+    "is_disk_full",
     "parse_utc",
     "utc_iso",
 ]
@@ -99,20 +101,35 @@ _UNUSABLE_FILE = (
 )
 
 
+def is_disk_full(err: BaseException) -> bool:
+    """Whether ``err`` says there is no space left to write: SQLite's SQLITE_FULL
+    ("database or disk is full") or an ``OSError`` with ENOSPC or EDQUOT."""
+    if isinstance(err, sqlite3.Error):
+        return (
+            getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or "database or disk is full" in str(err).lower()
+        )
+    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
 @contextlib.contextmanager
 def archive_errors(path: str | Path) -> Iterator[None]:
     """Turn SQLite's low-level failures into one-line :class:`ArchiveError` messages.
 
-    A held lock becomes :class:`ArchiveLocked`; a corrupt or foreign file, or one that
-    cannot be opened or written, becomes :class:`ArchiveError`. Errors that point at a
-    bug (bad SQL, a violated constraint) are left alone. Code that runs its own SQL on
-    ``Archive.db`` (search, export) can wrap it in this too.
+    A held lock becomes :class:`ArchiveLocked`; a full disk :class:`DiskFull`; a corrupt
+    or foreign file, or one that cannot be opened or written, becomes :class:`ArchiveError`.
+    Errors that point at a bug (bad SQL, a violated constraint) are left alone. Code that
+    runs its own SQL on ``Archive.db`` (search, export) can wrap it in this too.
     """
     try:
         yield
     except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
         raise
-    except sqlite3.OperationalError as err:
+    except (sqlite3.OperationalError, OSError) as err:
+        if is_disk_full(err):
+            raise DiskFull.writing(path) from err
+        if isinstance(err, OSError):
+            raise
         message = str(err)
         lowered = message.lower()
         if "locked" in lowered or "busy" in lowered:

@@ -19,6 +19,7 @@ EXIT_RATE_LIMITED = 9
 EXIT_LOCKED = 10  # another run holds the archive
 EXIT_DATABASE = 11  # corrupt or unreadable archive
 EXIT_BAD_QUERY = 12
+EXIT_DISK_FULL = 13  # no space left on the disk (or quota) holding the archive
 EXIT_INTERRUPTED = 130
 
 
@@ -109,6 +110,20 @@ class ArchiveError(ListarchiveError):
     """The archive file is corrupt, not an archive, or from a newer listarchive."""
 
     exit_code = EXIT_DATABASE
+
+
+class DiskFull(ArchiveError):
+    """The disk (or the user's quota) is full: nothing more could be written."""
+
+    exit_code = EXIT_DISK_FULL
+
+    @classmethod
+    def writing(cls, path: object) -> DiskFull:
+        """The one-line error for a full disk while writing ``path``."""
+        return cls(
+            f"no space left to write {path}: the disk (or your quota) is full; free some "
+            f"space and run again (everything saved before now is kept)"
+        )
 
 
 class BadQuery(ListarchiveError, ValueError):
