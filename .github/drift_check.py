@@ -1,0 +1,116 @@
+"""Judge one ``listarchive inspect --json`` or ``sync --json`` output for drift.
+
+Used by ``.github/workflows/drift.yml`` against the live Google Groups:
+
+    python .github/drift_check.py group|thread|sync FILE
+
+Exits 0 when the output looks like what the parsers produce from pages they know, and 1
+with one line per problem otherwise. A reply that parsed only through the HTML fallback
+(``"source": "dom"``) counts as drift: the fallback loses exact times and more.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any
+
+KINDS = ("group", "thread", "sync")
+
+
+def problems(kind: str, doc: Any) -> list[str]:
+    """What is wrong with ``doc`` (the decoded JSON output) for a ``kind`` check."""
+    if kind not in KINDS:
+        raise ValueError(f"unknown check {kind!r}; one of {', '.join(KINDS)}")
+    if not isinstance(doc, dict):
+        return [f"expected a JSON object, got {type(doc).__name__}"]
+    if kind == "sync":
+        return _sync_problems(doc)
+    found = []
+    if doc.get("kind") != kind:
+        found.append(f"expected a {kind}, got {doc.get('kind')!r}")
+    if doc.get("source") == "dom":
+        found.append("parsed only through the HTML fallback: the embedded data has drifted")
+    found += _group_problems(doc) if kind == "group" else _thread_problems(doc)
+    return found
+
+
+def _group_problems(doc: dict[str, Any]) -> list[str]:
+    found = []
+    topics = doc.get("topics") or []
+    total = (doc.get("group") or {}).get("total_topics")
+    if not topics:
+        found.append("no topics on the group page")
+    if not isinstance(total, int) or total < len(topics):
+        found.append(f"the group's topic count is {total!r} for {len(topics)} topics listed")
+    elif total > len(topics) and not doc.get("has_more"):
+        found.append(f"{total} topics but no continuation token after {len(topics)}")
+    for topic in topics:
+        where = f"topic {topic.get('id')!r}"
+        if not topic.get("id"):
+            found.append("a topic without an id")
+        if not topic.get("subject"):
+            found.append(f"{where} has no subject")
+        if not topic.get("last_activity_at"):
+            found.append(f"{where} has no last-activity time")
+        if not isinstance(topic.get("message_count"), int) or topic["message_count"] < 1:
+            found.append(f"{where} has message count {topic.get('message_count')!r}")
+    return found
+
+
+def _thread_problems(doc: dict[str, Any]) -> list[str]:
+    found = []
+    messages = doc.get("messages") or []
+    if not messages:
+        found.append("no messages in the thread")
+    if not doc.get("subject"):
+        found.append("the thread has no subject")
+    if doc.get("complete") is False:
+        found.append(
+            f"{len(messages)} of {doc.get('expected_count')} messages: the thread came incomplete"
+        )
+    for message in messages:
+        where = f"message {message.get('id')!r}"
+        if not message.get("id"):
+            found.append("a message without an id")
+        if not message.get("posted_at"):
+            found.append(f"{where} has no post time")
+        if not message.get("author"):
+            found.append(f"{where} has no author")
+        if not message.get("body_html"):
+            found.append(f"{where} has no body")
+    return found
+
+
+def _sync_problems(doc: dict[str, Any]) -> list[str]:
+    found = []
+    if doc.get("status") != "ok" or doc.get("exit_code") != 0:
+        found.append(f"the sync ended {doc.get('status')!r} (exit {doc.get('exit_code')!r})")
+    for group in doc.get("groups") or []:
+        found += [f"{group.get('group')}: {error}" for error in group.get("errors") or []]
+    if not doc.get("new_messages"):
+        found.append("a sync into a fresh archive stored no message")
+    return found
+
+
+def main(argv: list[str]) -> int:
+    if len(argv) != 2 or argv[0] not in KINDS:
+        print(f"usage: drift_check.py {'|'.join(KINDS)} FILE", file=sys.stderr)
+        return 2
+    kind, path = argv
+    try:
+        with open(path, encoding="utf-8") as handle:
+            doc = json.load(handle)
+    except (OSError, ValueError) as err:
+        print(f"drift: cannot read {path}: {err}", file=sys.stderr)
+        return 1
+    found = problems(kind, doc)
+    for problem in found:
+        print(f"drift: {path}: {problem}", file=sys.stderr)
+    if not found:
+        print(f"{path}: the {kind} parsed as expected")
+    return 1 if found else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
