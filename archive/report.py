@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.db import Archive
-from archive.render import inert
+from archive.render import inert, plain_table
 
 __all__ = ["Removed", "describe_changes", "format_stats", "list_runs", "remove_group"]
 
@@ -71,12 +71,12 @@ def format_stats(stats: dict[str, Any]) -> str:
         f"{_day(stats['first'])} to {_day(stats['last'])}",
         "",
     ]
-    lines += _table(
+    lines += plain_table(
         ["group", "threads", "messages", "first", "last"],
         [[g["group"], g["threads"], g["messages"], _day(g["first"]), _day(g["last"])]
          for g in stats["groups"]],
         numeric={1, 2},
-    )  # fmt: skip
+    ).split("\n")  # fmt: skip
     for group in stats["groups"]:
         if not group["months"]:
             continue
@@ -86,23 +86,17 @@ def format_stats(stats: dict[str, Any]) -> str:
             bar = "#" * max(1, round(30 * count / peak))
             lines.append(f"  {month}  {count:>6}  {bar}")
     lines += ["", "top posters"]
-    lines += _table(
+    lines += plain_table(
         ["author", "messages", "first", "last"],
         [[p["author"], p["messages"], _day(p["first"]), _day(p["last"])]
          for p in stats["top_posters"]],
         numeric={1},
-    )  # fmt: skip
+    ).split("\n")  # fmt: skip
     return "\n".join(lines) + "\n"
 
 
 def _day(value: str | None) -> str:
     return value[:10] if value else "-"
-
-
-def _table(headers: list[str], rows: list[list[Any]], numeric: set[int]) -> list[str]:
-    from archive.render import plain_table  # posters' names are anyone's text
-
-    return plain_table(headers, rows, numeric).split("\n")
 
 
 # --- removing a group -------------------------------------------------------------
