@@ -367,8 +367,10 @@ def import_command(
 
 
 def _printable(text: str) -> str:
-    # File names and reasons come from the mail: keep terminal escapes out.
-    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+    # File names and reasons come from the mail: the one rule for text on a terminal.
+    from archive.render import inert
+
+    return inert(text)
 
 
 @cli.group("groups", cls=ListarchiveGroup, invoke_without_command=True)
