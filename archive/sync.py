@@ -404,7 +404,7 @@ class TerminalProgress(SyncProgress):
         import click
 
         self._close_bar()
-        if self.summaries or result.status != "ok":
+        if self.summaries or result.status != "ok" or result.problems:
             # Errors and warnings quote what the server sent.
             click.echo(inert(result.summary_line()), file=self.file or sys.stderr)
 
@@ -618,6 +618,7 @@ def _record_run(
     requests: int,
 ) -> None:
     errors = [f"{r.group}: {e}" for r in results for e in r.errors]
+    errors += [f"{r.group}: skipped: {p}" for r in results for p in r.problems]
     archive.finish_run(
         run_id,
         status=status,

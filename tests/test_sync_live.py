@@ -5,6 +5,7 @@ one-thread problem. Real SQLite files, a real HTTP server on 127.0.0.1."""
 
 from __future__ import annotations
 
+import io
 import json
 import sqlite3
 from datetime import UTC, datetime
@@ -14,7 +15,7 @@ import pytest
 
 from archive.db import Archive
 from archive.export import render_thread_text, thread_to_markdown
-from archive.sync import sync_groups, targets_from_urls
+from archive.sync import TerminalProgress, sync_groups, targets_from_urls
 from scraper.crawl import Crawler
 from scraper.errors import EXIT_LAYOUT_CHANGED, EXIT_OK, EXIT_PARTIAL
 from scraper.http import Fetcher
@@ -307,6 +308,11 @@ def test_odd_data_is_a_one_thread_problem(state, sim, tmp_path, case):
     saved = Path(problem.rsplit("saved to ", 1)[1].split(";")[0].strip())
     assert saved.is_file() and saved.stat().st_size > 0
     assert odd.skipped_threads == 1 and "skipped:" in odd.summary_line()
+    with Archive(db) as archive:
+        assert archive.list_runs(1)[0]["errors"] == [f"odd@googlegroups.com: skipped: {problem}"]
+    quiet = io.StringIO()
+    TerminalProgress(bar=False, summaries=False, file=quiet).group_finished(odd)
+    assert quiet.getvalue() == odd.summary_line() + "\n"
 
     # The next run neither fetches it nor reports it again while its row is unchanged.
     sim.clear_requests()
