@@ -5,9 +5,9 @@ terminal escapes (screen clears, OSC 8 links, OSC 52 clipboard writes, window ti
 bells, carriage returns that overwrite a line, newlines that forge extra result lines,
 bidi overrides that reorder what is shown, or cells a spreadsheet runs as formulas.
 Every human-readable output passes its text through :func:`inert` (``show``,
-``search``, ``groups``, ``runs``, ``inspect``, the ``sync`` summaries), whether or not
-it goes to a terminal: a pipe often ends in one (``| less -R``, ``| tee``). CSV cells
-go through :func:`csv_cell`, JSON lines through :func:`json_line`.
+``search``, ``groups``, ``runs``, ``stats``, ``inspect``, the ``sync`` summaries, error
+lines), whether or not it goes to a terminal: a pipe often ends in one (``| less -R``,
+``| tee``). CSV cells go through :func:`csv_cell`, JSON lines through :func:`json_line`.
 
 This module imports nothing heavy, so commands that only read stay quick to start.
 """
@@ -40,7 +40,10 @@ __all__ = [
     "plain_table",
     "print_results",
     "render_table",
+    "show_json",
+    "show_text",
     "to_csv",
+    "wrap",
 ]
 
 # Highlight markers inside snippets made for the table; never in stored text, since
