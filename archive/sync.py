@@ -432,7 +432,10 @@ def lock_path(db_path: str | Path) -> str:
 def lock_held(db_path: str | Path) -> bool | None:
     """Whether a sync holds the archive's lock now; None when that cannot be told (no
     right to create the lock file)."""
-    lock = filelock.FileLock(lock_path(db_path), timeout=0)
+    path = lock_path(db_path)
+    if not Path(path).exists():
+        return False  # a running sync has made it; a reader makes none
+    lock = filelock.FileLock(path, timeout=0)
     try:
         lock.acquire()
     except filelock.Timeout:
