@@ -168,6 +168,19 @@ def test_a_dripping_server_is_given_up_at_the_deadline(groups):
         assert fetcher.get("/g/main").status == 200  # the next request has its own deadline
 
 
+def test_a_server_dripping_its_headers_is_given_up_at_the_deadline_too(groups):
+    state, main, _ = groups
+    with Simulator(state) as sim, fetcher_for(sim, deadline=0.5, timeout=30.0) as fetcher:
+        # Each byte comes well within the 30 s read timeout: only the deadline ends it,
+        # before the headers are complete (they would take over 30 s at this pace).
+        sim.fault("drip", path=topic_path(main, 0), interval=0.5, headers=True)
+        started = time.monotonic()
+        with pytest.raises(DeadlineExceeded):
+            fetcher.get(f"/g/main/c/{main.visible_topics()[0].id}")
+        assert time.monotonic() - started < 10
+        assert fetcher.requests_made == 1
+
+
 def test_a_slow_but_steady_reply_within_the_deadline_is_read(groups):
     state, _, _ = groups
     with Simulator(state) as sim, fetcher_for(sim, deadline=5.0, timeout=1.0) as fetcher:

@@ -30,7 +30,8 @@ is how many requests it changes before it switches itself off (None: forever).
 ``"gzip_bomb"``    200 ``Content-Encoding: gzip`` whose body inflates to ``size=``
                    bytes (default 1 GiB) of an HTML page padded with spaces
 ``"drip"``         the normal reply, its body sent one byte every ``interval=``
-                   seconds (default 2)
+                   seconds (default 2); with ``headers=True`` the status line and
+                   headers too
 ``"endless_tokens"`` every topic-list (``Dq0xse``) reply carries a next token, so
                    the list never ends: a fresh one each time, or with
                    ``repeat=True`` always the same one; such a token asks for the
@@ -97,7 +98,7 @@ FAULT_PARAMS: dict[str, frozenset[str]] = {
     "renamed": frozenset(),
     "rpc_error": frozenset({"code"}),
     "gzip_bomb": frozenset({"size"}),
-    "drip": frozenset({"interval"}),
+    "drip": frozenset({"interval", "headers"}),
     "endless_tokens": frozenset({"repeat"}),
 }
 DELAYS = {"slow", "latency"}
@@ -162,6 +163,7 @@ class _Plan:
     modifiers: set[str] = field(default_factory=set)
     rpc_error: int | None = None
     drip_interval: float | None = None
+    drip_headers: bool = False
     endless_repeat: bool = False
 
 
@@ -321,6 +323,7 @@ class Simulator:
                         plan.rpc_error = int(fault.params.get("code", INVALID_ARGUMENT))
                     if fault.kind == "drip":
                         plan.drip_interval = float(fault.params.get("interval", 2.0))
+                        plan.drip_headers = bool(fault.params.get("headers", False))
                     if fault.kind == "endless_tokens":
                         plan.endless_repeat = bool(fault.params.get("repeat", False))
                     fault.hits += 1
@@ -464,7 +467,28 @@ class _Handler(BaseHTTPRequestHandler):
             if "endless_tokens" in plan.modifiers:
                 response = _with_next_token(response, sim._endless_token(plan.endless_repeat))
         record.status = response.status
+        if plan.drip_interval is not None and plan.drip_headers:
+            self._drip(self._raw_head(response) + response.body, plan.drip_interval)
+            return
         self._send(response, truncate="truncate" in plan.modifiers, drip=plan.drip_interval)
+
+    def _raw_head(self, response: Response) -> bytes:
+        """The status line and headers, as bytes (what ``_send`` writes through the stdlib)."""
+        lines = [
+            f"HTTP/1.1 {response.status} {self.responses.get(response.status, ('',))[0]}",
+            f"Content-Type: {response.content_type}",
+            f"Content-Length: {len(response.body)}",
+            *(f"{name}: {value}" for name, value in response.headers),
+        ]
+        return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+
+    def _drip(self, data: bytes, interval: float) -> None:
+        self.close_connection = True
+        for index in range(len(data)):
+            self.wfile.write(data[index : index + 1])
+            self.wfile.flush()
+            if self.server.simulator._stopping.wait(interval):
+                return
 
     def _send(self, response: Response, *, truncate: bool, drip: float | None = None) -> None:
         self.send_response(response.status)
@@ -479,12 +503,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.close_connection = True
         elif drip is not None:
-            self.close_connection = True
-            for index in range(len(response.body)):
-                self.wfile.write(response.body[index : index + 1])
-                self.wfile.flush()
-                if self.server.simulator._stopping.wait(drip):
-                    return
+            self._drip(response.body, drip)
         else:
             self.wfile.write(response.body)
 
