@@ -149,7 +149,6 @@ class Fetcher:
         self.requests_made = 0
         self.max_body_bytes = max_body_bytes
         self.deadline = deadline
-        self.timeout = timeout
         # When the request being sent must be done by (time.monotonic()); None between
         # requests. Socket reads and writes never wait past it (see _DeadlineBackend).
         self._deadline_at: float | None = None

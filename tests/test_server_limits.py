@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 import tracemalloc
+import zlib
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ from scraper.errors import (
     LayoutChanged,
     ResponseTooLarge,
 )
-from scraper.http import DEFAULT_MAX_BODY_BYTES, Fetcher, Page
+from scraper.http import DEFAULT_MAX_BODY_BYTES, Fetcher, Page, _Body
 from scraper.models import GroupRef
 from tests.simulator import GroupsState, Simulator
 from tests.simulator.server import gzip_bomb
@@ -106,7 +107,7 @@ def test_a_body_announced_larger_than_the_limit_is_refused_before_it_is_read(gro
             fetcher.get("/g/main")
 
 
-def test_gzip_and_deflate_replies_still_decode(groups):
+def test_gzip_replies_still_decode(groups):
     """Our own decoder gives what httpx's did, for what a server may really send."""
     state, _, _ = groups
     with Simulator(state) as sim, fetcher_for(sim) as fetcher:
@@ -116,6 +117,35 @@ def test_gzip_and_deflate_replies_still_decode(groups):
     assert plain.startswith(b"<!DOCTYPE html>") or b"<html" in plain[:200]
     assert len(bomb) == 10_000 and bomb.endswith(b"</body></html>\n")
     assert len(gzip_bomb(10_000)) < 1000
+
+
+@pytest.mark.parametrize("encoding", ["gzip", "x-gzip", "deflate", "deflate-raw", "identity", ""])
+def test_the_body_decoder_reads_every_encoding_asked_for(encoding):
+    data = b"<html>" + b"caf\xc3\xa9 " * 50_000 + b"</html>"
+    if encoding in ("gzip", "x-gzip"):
+        packer = zlib.compressobj(6, zlib.DEFLATED, 16 + zlib.MAX_WBITS)
+    elif encoding == "deflate":
+        packer = zlib.compressobj(6, zlib.DEFLATED, zlib.MAX_WBITS)
+    elif encoding == "deflate-raw":  # "deflate" as some servers send it: no zlib header
+        packer, encoding = zlib.compressobj(6, zlib.DEFLATED, -zlib.MAX_WBITS), "deflate"
+    else:
+        packer = None
+    wire = packer.compress(data) + packer.flush() if packer else data
+    body = _Body(encoding, 10 * MB, "https://groups.google.com/g/x")
+    for start in range(0, len(wire), 1000):  # as network reads arrive
+        body.feed(wire[start : start + 1000])
+    body.finish()
+    assert body.content() == data and body.size == len(data)
+
+
+def test_the_body_decoder_refuses_what_was_not_asked_for_and_garbage():
+    with pytest.raises(FetchError, match="Content-Encoding 'br'"):
+        _Body("br", MB, "https://groups.google.com/g/x")
+    with pytest.raises(FetchError, match="Content-Encoding 'gzip, gzip'"):
+        _Body("gzip, gzip", MB, "https://groups.google.com/g/x")
+    body = _Body("gzip", MB, "https://groups.google.com/g/x")
+    with pytest.raises(FetchError, match="could not be decompressed"):
+        body.feed(b"this is not gzip at all")
 
 
 def test_a_sync_goes_on_past_a_gzip_bomb_and_keeps_every_good_thread_once(groups, tmp_path):
