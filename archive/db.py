@@ -1122,7 +1122,9 @@ class Archive:
             SELECT p.id, m.id, m.subject, m.author, m.masked_address, m.posted_at,
                    m.updated_at, m.body_html, m.fingerprint,
                    EXISTS (SELECT 1 FROM postings o
-                           WHERE o.message_id = m.id AND o.group_key != p.group_key)
+                           WHERE o.message_id = m.id AND o.id != p.id
+                             AND (o.group_key != p.group_key
+                                  OR o.google_message_id LIKE '<%'))
             FROM postings p JOIN messages m ON m.id = p.message_id
             WHERE p.group_key = ? AND p.google_message_id = ?
             """,

@@ -629,3 +629,20 @@ def test_crlf_mbox(tmp_path: Path) -> None:
     # Exported and read back, each message is as it came, CRLF and all.
     out = export(db, tmp_path)
     assert run_import(tmp_path / "b.db", out).new == 9
+
+
+def test_a_resync_of_the_scraped_copy_keeps_the_mail_as_it_came(tmp_path: Path) -> None:
+    db = tmp_path / "a.db"
+    path = tmp_path / "one.eml"
+    raw = GOOGLE_MAIL.replace(b"--=20", b"-- ")
+    path.write_bytes(raw)
+    assert run_import(db, path).new == 1
+    thread = google_thread(GOOGLE_HTML, datetime(2024, 3, 5, 18, 0, 4, tzinfo=UTC))
+    with Archive(db) as archive:
+        archive.save_thread(thread, seen_at=NOW)
+        archive.save_thread(thread, seen_at=NOW)  # the next sync sees it again
+    data = export(db, tmp_path).read_bytes()
+    assert data == b"From ann@example.org Tue Mar  5 18:00:05 2024\n" + raw + b"\n"
+    assert rows(db, "SELECT author, masked_address FROM messages") == [
+        ("Ann Author", "ann@example.org")
+    ]
