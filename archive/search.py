@@ -30,7 +30,7 @@ import math
 import re
 import sqlite3
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -724,7 +724,6 @@ def _rerank(
     ]
     if not words:
         return ranked
-    pattern = _words_pattern(words)
     ids = [message_id for message_id, _ in head]
     marks = ", ".join("?" * len(ids))
     # The bodies are read as blobs, up to what is needed: SQLite loads a whole value
@@ -743,8 +742,8 @@ def _rerank(
         if score is None or message_id not in texts:
             return ranked
         subject, body, opening = texts[message_id]
-        in_subject = len(pattern.findall(subject or ""))
-        own, quoted = _own_and_quoted_hits(pattern, body or "")
+        in_subject = sum(1 for _ in _word_starts(words, (subject or "").lower()))
+        own, quoted = _own_and_quoted_hits(words, body or "")
         # The score's share that came from quoted words, by the index's own weights
         # (bm25 is not additive, so this is an estimate; it only ever lowers a score).
         weighted = WEIGHTS[0] * in_subject + WEIGHTS[-1] * (own + quoted)
@@ -764,22 +763,32 @@ def _rerank(
     return [(message_id, adjusted) for adjusted, _, message_id in rescored] + tail
 
 
-def _words_pattern(words: list[tuple[str, bool]]) -> re.Pattern[str]:
-    """Any of the index words, whole (or as a word's start, for a prefix)."""
-    alternatives = sorted({re.escape(w) + ("" if prefix else r"(?![^\W_])") for w, prefix in words})
-    return _compiled(r"(?<![^\W_])(?:" + "|".join(alternatives) + ")")
+def _word_starts(words: list[tuple[str, bool]], text: str) -> Iterator[int]:
+    """Where the index words start a word of ``text`` (lower case), whole unless a
+    prefix. Plain ``str.find`` per word: a regex alternation ignoring case tries every
+    position of a long body."""
+    for word, prefix in words:
+        at = text.find(word)
+        while at >= 0:
+            end = at + len(word)
+            if (not at or not text[at - 1].isalnum()) and (
+                prefix or end == len(text) or not text[end].isalnum()
+            ):
+                yield at
+            at = text.find(word, at + 1)
 
 
-def _own_and_quoted_hits(pattern: re.Pattern[str], body: str) -> tuple[int, int]:
+def _own_and_quoted_hits(words: list[tuple[str, bool]], body: str) -> tuple[int, int]:
     """How often the query's words occur in the message's own lines and in its quotes."""
     own = quoted = 0
-    for line in body.splitlines():
-        found = len(pattern.findall(line))
-        if found:
-            if is_quoted(line):
-                quoted += found
-            else:
-                own += found
+    text = body.lower()
+    for at in _word_starts(words, text):
+        start = text.rfind("\n", 0, at) + 1
+        end = text.find("\n", start)
+        if is_quoted(text[start : end if end >= 0 else None]):
+            quoted += 1
+        else:
+            own += 1
     return own, quoted
 
 
