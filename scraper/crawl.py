@@ -24,7 +24,7 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from scraper import pages
-from scraper.errors import LayoutChanged, ListarchiveError, RpcError, ThreadGone
+from scraper.errors import LayoutChanged, ListarchiveError, RedirectedAway, RpcError, ThreadGone
 from scraper.http import Fetcher, Page
 from scraper.models import Group, GroupRef, PageTokens, Thread, ThreadRef, Topic, TopicPage
 
@@ -233,7 +233,14 @@ class Crawler:
         return thread
 
     def _fetch_thread_page(self, ref: ThreadRef) -> Thread:
-        page = self.fetcher.get(ref.path)
+        try:
+            page = self.fetcher.get(ref.path)
+        except RedirectedAway as err:
+            # Off Google Groups altogether: the thread is no more there than when it
+            # redirects to its group's page.
+            where = err.target or "nowhere"
+            raise ThreadGone(f"thread {ref.url} is gone (it redirects to {where})",
+                             url=ref.url) from None
         if urlsplit(page.url).path.rstrip("/") != ref.path:
             # A deleted thread answers with a redirect (evidence section 3: a 302 to the
             # group page); whatever page it led to, it is not this thread.

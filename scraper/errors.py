@@ -61,6 +61,14 @@ class ConsentRequired(AccessDenied):
     """Google served its cookie-consent page instead of the content."""
 
 
+class RedirectedAway(FetchError):
+    """A page redirected to a host that is not Google Groups; ``target`` is where."""
+
+    def __init__(self, message: str, url: str | None = None, target: str = "") -> None:
+        super().__init__(message, url)
+        self.target = target
+
+
 class ResponseTooLarge(FetchError):
     """The reply was bigger than the fetcher's limit once decompressed (a gzip bomb)."""
 

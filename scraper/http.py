@@ -37,6 +37,7 @@ from scraper.errors import (
     NetworkError,
     NotFound,
     RateLimited,
+    RedirectedAway,
     ResponseTooLarge,
     SignInRequired,
 )
@@ -384,8 +385,10 @@ class Fetcher:
                 url=canonical,
             )
         if host not in (_CANONICAL_HOST, self._origin_host) or not location:
-            raise FetchError(
-                f"unexpected redirect from {canonical} to {target or 'nowhere'}", url=canonical
+            raise RedirectedAway(
+                f"unexpected redirect from {canonical} to {target or 'nowhere'}",
+                url=canonical,
+                target=target,
             )
         log.debug("following redirect from %s to %s", canonical, target)
         return (parts.path or "/") + (f"?{parts.query}" if parts.query else "")

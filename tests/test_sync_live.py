@@ -17,7 +17,7 @@ from archive.db import Archive
 from archive.export import render_thread_text, thread_to_markdown
 from archive.sync import TerminalProgress, sync_groups, targets_from_urls
 from scraper.crawl import Crawler
-from scraper.errors import EXIT_LAYOUT_CHANGED, EXIT_OK, EXIT_PARTIAL
+from scraper.errors import EXIT_LAYOUT_CHANGED, EXIT_OK, EXIT_PARTIAL, RedirectedAway
 from scraper.http import Fetcher
 from scraper.models import GroupRef
 from scraper.pages import parse_group_page, parse_thread_page
@@ -228,6 +228,25 @@ def test_a_gone_thread_alone_exits_zero(state, sim, tmp_path):
     state.delete_topic(topic)
     summary = run(tmp_path / "t.db", [topic.url], sim, tmp_path)
     assert summary.exit_code == EXIT_OK and summary.groups[0].gone_threads == [topic.id]
+
+
+def test_a_thread_redirected_off_google_groups_is_gone_too(state, sim, tmp_path):
+    group = add_group(state, "away", 3)
+    db = tmp_path / "a.db"
+    url = "https://groups.google.com/g/away"
+    run(db, [url], sim, tmp_path)
+    archived = group.visible_topics()[0]
+    state.add_message(archived, "Cy", None, "<p>a reply</p>")
+    state.delete_topic(archived, still_listed=True, redirect_to="https://www.example.com/policy")
+    summary = run(db, [url], sim, tmp_path)
+    assert summary.exit_code == EXIT_OK
+    assert summary.groups[0].gone_threads == [archived.id]
+    with Archive(db) as archive:
+        assert archive.get_thread(group.email, archived.id)["gone_since"] is not None
+    # To the fetcher a redirect off the site stays an error of its own: only a
+    # thread's fetch reads it as the thread being gone.
+    with Fetcher(base_url=sim.base_url, delay=0) as fetcher, pytest.raises(RedirectedAway):
+        fetcher.get(f"/g/away/c/{archived.id}")
 
 
 # --- list pages and long threads ----------------------------------------------------------------

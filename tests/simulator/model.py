@@ -205,6 +205,7 @@ class SimTopic:
     raw_row: dict[int, str] = field(default_factory=dict, repr=False)
     # The row a topic list still shows after the thread went (a list lagging behind).
     stale_row: TopicRow | None = field(default=None, repr=False)
+    gone_to: str | None = field(default=None, repr=False)  # where its URL redirects once gone
 
     def served_messages(self) -> list[SimMessage]:
         """The thread's message list as served: live and deleted ones, by post time."""
@@ -596,14 +597,24 @@ class GroupsState:
             if not topic.messages:
                 topic.deleted.clear()
 
-    def delete_topic(self, topic: SimTopic, *, still_listed: bool = False) -> None:
-        """The thread is gone: its URL redirects to the group page, and it leaves the
-        list, unless ``still_listed`` keeps its last row there (a list lagging behind)."""
+    def delete_topic(
+        self, topic: SimTopic, *, still_listed: bool = False, redirect_to: str | None = None
+    ) -> None:
+        """The thread is gone: its URL redirects to the group page (or to
+        ``redirect_to``, any URL), and it leaves the list, unless ``still_listed`` keeps
+        its last row there (a list lagging behind)."""
         with self.lock:
+            topic.gone_to = redirect_to
             if still_listed and topic.messages:
                 topic.stale_row = topic.row()
             topic.messages.clear()
             topic.deleted.clear()
+
+    def gone_location(self, group: SimGroup, topic_id: str) -> str | None:
+        """Where a deleted topic's URL redirects, if it was sent somewhere special."""
+        with self.lock:
+            found = self._topics.get((id(group), topic_id))
+            return found.gone_to if found is not None else None
 
     def is_gone(self, group: SimGroup, topic_id: str) -> bool:
         """Whether ``topic_id`` named a topic of ``group`` that was deleted."""

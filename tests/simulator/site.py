@@ -139,8 +139,9 @@ class Site:
             return html_response(200, page)
         if self.state.is_gone(group, match["topic"]):
             # A deleted thread answers with a redirect (evidence section 3: spm1001/passe
-            # notes a 302); to the group page here.
-            return redirect(self.base_url + group.path)
+            # notes a 302); to the group page here, unless a test sends it elsewhere.
+            elsewhere = self.state.gone_location(group, match["topic"])
+            return redirect(elsewhere or self.base_url + group.path)
         topic = self.state.peek_topic(group, match["topic"])
         if topic is None:
             return self.not_found()
