@@ -31,14 +31,15 @@ import sqlite3
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import sqlite_utils
 
-from scraper.errors import ArchiveError, ArchiveLocked, DiskFull
+from archive.times import parse_utc, utc_iso
+from scraper.errors import ArchiveError, ArchiveLocked, DiskFull, ListarchiveError
 from scraper.models import Group, Message, Thread, ThreadRef, Topic
 
 __all__ = [
@@ -63,27 +64,6 @@ RUN_COUNTS = ("topics_seen", "threads_fetched", "messages_new", "messages_change
 
 
 # --- times --------------------------------------------------------------------
-
-
-def utc_iso(dt: datetime) -> str:
-    """``2024-01-02T03:04:05Z``: the one format every stored time uses (seconds, UTC)."""
-    if dt.tzinfo is None or dt.utcoffset() is None:
-        raise ValueError(f"naive datetime {dt.isoformat()}: the archive stores UTC times only")
-    dt = dt.astimezone(UTC)
-    return (
-        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}Z"
-    )
-
-
-def parse_utc(value: str) -> datetime:
-    """Read a stored time back as an aware UTC datetime (also accepts other ISO-8601 forms)."""
-    try:
-        dt = datetime.fromisoformat(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"not an ISO-8601 time: {value!r}") from None
-    if dt.tzinfo is None:
-        return dt.replace(tzinfo=UTC)
-    return dt.astimezone(UTC)
 
 
 def _iso_or_none(dt: datetime | None) -> str | None:
@@ -112,33 +92,46 @@ def is_disk_full(err: BaseException) -> bool:
     return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
 
 
-@contextlib.contextmanager
-def archive_errors(path: str | Path) -> Iterator[None]:
-    """Turn SQLite's low-level failures into one-line :class:`ArchiveError` messages.
+def sqlite_failure(err: BaseException, where: str | Path) -> ListarchiveError | None:
+    """The one-line error a failure of SQLite (or of the disk under it) means for the user,
+    or ``None`` when it points at a bug of ours (bad SQL, a violated constraint) and must
+    stay a traceback. ``where`` names the archive in the message.
 
-    A held lock becomes :class:`ArchiveLocked`; a full disk :class:`DiskFull`; a corrupt
-    or foreign file, or one that cannot be opened or written, becomes :class:`ArchiveError`.
-    Errors that point at a bug (bad SQL, a violated constraint) are left alone. Code that
-    runs its own SQL on ``Archive.db`` (search, export) can wrap it in this too.
+    A held lock is :class:`ArchiveLocked`; a full disk :class:`DiskFull`; a corrupt or
+    foreign file, or one that cannot be opened or written, :class:`ArchiveError`.
     """
-    try:
-        yield
-    except (sqlite3.IntegrityError, sqlite3.ProgrammingError, sqlite3.InterfaceError):
-        raise
-    except (sqlite3.OperationalError, OSError) as err:
+    if isinstance(err, sqlite3.IntegrityError | sqlite3.ProgrammingError | sqlite3.InterfaceError):
+        return None
+    if isinstance(err, sqlite3.OperationalError | OSError):
         if is_disk_full(err):
-            raise DiskFull.writing(path) from err
+            return DiskFull.writing(where)
         if isinstance(err, OSError):
-            raise
+            return None
         message = str(err)
         lowered = message.lower()
         if "locked" in lowered or "busy" in lowered:
-            raise ArchiveLocked(f"{path} is locked by another process ({message})") from err
+            return ArchiveLocked(f"{where} is locked by another process ({message})")
         if any(marker in lowered for marker in _UNUSABLE_FILE):
-            raise ArchiveError(f"{path}: {message}") from err
-        raise
-    except sqlite3.DatabaseError as err:
-        raise ArchiveError(f"{path} is corrupt or not a listarchive archive ({err})") from err
+            return ArchiveError(f"{where}: {message}")
+        return None
+    if isinstance(err, sqlite3.DatabaseError):
+        return ArchiveError(f"{where} is corrupt or not a listarchive archive ({err})")
+    return None
+
+
+@contextlib.contextmanager
+def archive_errors(path: str | Path) -> Iterator[None]:
+    """Turn SQLite's low-level failures into one-line errors (see :func:`sqlite_failure`);
+    errors that point at a bug are left alone. Code that runs its own SQL on
+    ``Archive.db`` (search, export) can wrap it in this too.
+    """
+    try:
+        yield
+    except (sqlite3.Error, OSError) as err:
+        failure = sqlite_failure(err, path)
+        if failure is None:
+            raise
+        raise failure from err
 
 
 def _unwritable_reason(path: Path) -> str | None:

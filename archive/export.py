@@ -13,7 +13,6 @@ its value or start a new key.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -24,8 +23,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO, Any
 
+from archive.content import author_label, bare_subject, strip_list_tags, subject_tags
+from archive.files import write_atomically
 from archive.markdown import _EDGE_UNDERSCORE, escape_markdown, html_to_markdown, safe_url
 from archive.render import inert
+from archive.times import parse_utc_or_none
 from scraper.errors import BadOption, BadURL, ListarchiveError, NotFound
 
 __all__ = [
@@ -206,7 +208,7 @@ def select_threads(
         return _once_per_cross_post(archive, keys, listed=True)  # as the user listed them
 
     created = {
-        (row["group_key"], row["topic_id"]): _when(row["created_at"])
+        (row["group_key"], row["topic_id"]): parse_utc_or_none(row["created_at"])
         for key in group_keys or [None]
         for row in archive.list_threads(key)
     }
@@ -263,7 +265,11 @@ def site_names(archive, group_keys: Sequence[str] = (), *, ext: str = "md") -> d
     group maps to the name of the one that is."""
     rows = [row for key in group_keys or [None] for row in archive.list_threads(key)]
     far_past = datetime.min.replace(tzinfo=UTC)
-    rows.sort(key=lambda r: (_when(r["created_at"]) or far_past, r["group_key"], r["topic_id"]))
+    rows.sort(
+        key=lambda r: (
+            parse_utc_or_none(r["created_at"]) or far_past, r["group_key"], r["topic_id"]
+        )
+    )
     keys = [(row["group_key"], row["topic_id"]) for row in rows]
     choice = _cross_post_choice(archive, keys, listed=False) if len(keys) > 1 else {}
     taken: set[str] = set()
@@ -289,37 +295,7 @@ def _query_threads(archive, query: str, group_keys: list[str] | None) -> list[Th
 
 # --- pieces shared by every format ----------------------------------------------------
 
-_LEADING_TAG_OR_MARKER = re.compile(
-    r"\s*(?:(?P<marker>(?:re|fwd?|aw|sv|antw)\s*(?:\[\d+\]|\(\d+\))?\s*:)"
-    r"|\[(?P<tag>[^\[\]]{1,64})\])",
-    re.IGNORECASE,
-)
-
-
-def subject_tags(subject: str) -> list[str]:
-    """List tags from the front of a subject: ``"Re: [security] [ANN] x"`` -> security, ann."""
-    tags: list[str] = []
-    pos = 0
-    while match := _LEADING_TAG_OR_MARKER.match(subject or "", pos):
-        if match.group("tag"):
-            tag = " ".join(match.group("tag").split()).lower()
-            if tag and tag not in tags:
-                tags.append(tag)
-        pos = match.end()
-    return tags
-
-
-def _bare_subject(subject: str) -> str:
-    """The subject without its leading reply markers and list tags, case folded."""
-    pos = 0
-    while match := _LEADING_TAG_OR_MARKER.match(subject, pos):
-        pos = match.end()
-    return " ".join(subject[pos:].split()).casefold()
-
-
 def _title(thread: dict[str, Any]) -> str:
-    from archive.text import strip_list_tags
-
     subject = _clean_line(thread.get("subject") or "")
     return strip_list_tags(subject) or subject or "(no subject)"
 
@@ -332,30 +308,19 @@ def _clean_block(text: str) -> str:
     return inert(text, multiline=True)
 
 
-def _when(value: str | None) -> datetime | None:
-    if not value:
-        return None
-    moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def thread_start(thread: dict[str, Any]) -> datetime | None:
-    started = _when(thread.get("created_at"))
+    started = parse_utc_or_none(thread.get("created_at"))
     if started is None and thread.get("messages"):
-        started = _when(thread["messages"][0].get("posted_at"))
+        started = parse_utc_or_none(thread["messages"][0].get("posted_at"))
     return started
 
 
 def _author(message: dict[str, Any]) -> str:
-    return (
-        _clean_line(message.get("author") or "")
-        or _clean_line(message.get("masked_address") or "")
-        or "(unknown)"
-    )
+    return author_label(message.get("author"), message.get("masked_address"), _clean_line)
 
 
 def _short_time(value: str | None) -> str:
-    moment = _when(value)
+    moment = parse_utc_or_none(value)
     return moment.strftime("%Y-%m-%d %H:%M UTC") if moment else "(no date)"
 
 
@@ -409,7 +374,7 @@ def render_thread_text(thread: dict[str, Any], *, marked: str | None = None) -> 
             header = f"{header} ◀ this message"
         lines.append(header)
         subject = _clean_line(message.get("subject") or "")
-        if subject and _bare_subject(subject) != _bare_subject(thread.get("subject") or ""):
+        if subject and bare_subject(subject) != bare_subject(thread.get("subject") or ""):
             lines.append(f"Subject: {subject}")
         lines.append("")
         body = _clean_block(message.get("body_text") or "").strip("\n")
@@ -683,8 +648,6 @@ def _slug(text: str) -> str:
 
 
 def _name_options(thread: dict[str, Any], ext: str) -> Iterator[str]:
-    from archive.text import strip_list_tags
-
     started = thread_start(thread)
     day = started.strftime("%Y-%m-%d") if started else "undated"
     subject = thread.get("subject") or ""
@@ -740,27 +703,6 @@ def _source_of(path: Path) -> str | None:
         return json.loads(match.group(1))
     except ValueError:
         return None
-
-
-def _write_atomically(path: Path, text: str) -> None:
-    """Replace ``path`` in one step: readers (and a crash) see the old file or the new."""
-    import tempfile
-
-    temporary = None
-    try:
-        descriptor, temporary = tempfile.mkstemp(
-            prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-        )
-        with os.fdopen(descriptor, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
-        # mkstemp makes the file private; a post or data file is meant to be published.
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, path)
-    except OSError as err:
-        if temporary is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(temporary)
-        raise ListarchiveError(f"cannot write {path}: {err.strerror or err}") from None
 
 
 def _prepare_out_dir(out_dir: Path) -> Path:
@@ -888,7 +830,7 @@ def export_threads(
         if _read(path) == text:
             counts["unchanged"] += 1
         else:
-            _write_atomically(path, text)
+            write_atomically(path, text.encode("utf-8"))
             counts["written"] += 1
         files.append(path)
     if log:

@@ -27,12 +27,9 @@ just text.
 
 from __future__ import annotations
 
-import contextlib
 import html
 import json
-import os
 import re
-import tempfile
 import uuid
 import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Sequence
@@ -43,8 +40,17 @@ from typing import Any, BinaryIO
 from urllib.parse import quote
 
 from archive import __version__
-from archive.db import Archive, archive_errors, decode_body, parse_utc, utc_iso
+from archive.content import (
+    DROPPED_VOID,
+    DROPPED_WITH_CONTENT,
+    FOOTER_IN_HTML,
+    GROUP_FOOTER_MAX_LINES,
+    author_label,
+)
+from archive.db import Archive, archive_errors, decode_body
+from archive.files import write_atomically
 from archive.query import parse_date_bound
+from archive.times import parse_utc, utc_iso
 from scraper.errors import ListarchiveError
 from scraper.models import CANONICAL_ORIGIN
 
@@ -153,12 +159,6 @@ def _plain(text: str | None, fallback: str = "") -> str:
 # --- bodies -----------------------------------------------------------------------
 
 _CLEANER = None
-# Tags whose content goes too, not just the tag: their text is code or a fallback.
-_DROPPED_WITH_CONTENT = frozenset(
-    {"script", "style", "iframe", "frame", "frameset", "object", "embed", "applet",
-     "noscript", "noembed", "template", "svg", "math", "title", "head"}
-)  # fmt: skip
-
 
 def _cleaner():
     global _CLEANER
@@ -168,7 +168,8 @@ def _cleaner():
         attributes = {tag: set(names) for tag, names in nh3.ALLOWED_ATTRIBUTES.items()}
         attributes["*"] = {"dir", "lang", "title"}  # dir keeps right-to-left mail readable
         _CLEANER = nh3.Cleaner(
-            clean_content_tags=set(_DROPPED_WITH_CONTENT),
+            tags=set(nh3.ALLOWED_TAGS) - DROPPED_WITH_CONTENT - DROPPED_VOID,
+            clean_content_tags=set(DROPPED_WITH_CONTENT),
             attributes=attributes,
             url_schemes={"http", "https", "mailto", "ftp"},
             # Bodies come from pages served with <base href="https://groups.google.com/">.
@@ -235,20 +236,21 @@ def bound_nesting(html: str, limit: int = MAX_NESTING) -> str:
     return "".join(pieces)
 
 
-# The opening sentence of every Google Groups footer (see archive.text.strip_footer).
-_FOOTER_OPENING = re.compile(
-    r"You\s+received\s+this\s+(?:message|topic)\s+because\s+you\s+are\s+subscribed"
-    r"\s+to\s+the\s+Google\s+Groups?\s",
-    re.IGNORECASE,
-)
 _BLOCKQUOTE_OPEN = re.compile(r"<blockquote\b", re.IGNORECASE)
 _BLOCKQUOTE_CLOSE = re.compile(r"</blockquote\s*>", re.IGNORECASE)
 _TRAILING_BLANK = re.compile(
     r"(?:\s|&nbsp;|&#160;|&#xa0;|<br\s*/?>|<(?:p|div|span|font)\b[^>]*>)+\Z", re.IGNORECASE
 )
 _TRAILING_SEPARATOR = re.compile(
-    r"(\A|>|\n)[ \t\u00a0]*-{2,3}[ \t\u00a0]*((?:</[a-z][a-z0-9]*\s*>\s*)*)\Z", re.IGNORECASE
+    r"(\A|>|\n)[ \t\u00a0]*(-{2,3})[ \t\u00a0]*((?:</[a-z][a-z0-9]*\s*>\s*)*)\Z",
+    re.IGNORECASE,
 )
+# The "-- " line that opens a group's own footer (see archive.content.GROUP_FOOTER_END),
+# and what starts a line in HTML, to count the lines of that footer.
+_GROUP_FOOTER_START = re.compile(
+    r"(\A|>|\n)[ \t\u00a0]*--[ \t\u00a0]*(?=<br\b|</?(?:p|div)\b|\n)", re.IGNORECASE
+)
+_LINE_START = re.compile(r"<(?:br|p|div|li|tr|h[1-6])\b", re.IGNORECASE)
 # Only the end of the body is examined for the separator: the footer sits there.
 _TAIL = 2000
 
@@ -263,7 +265,7 @@ def strip_html_footer(body: str) -> str:
     if "eceived" not in body:  # cheap test before the regular expression
         return body
     cut = None
-    for match in _FOOTER_OPENING.finditer(body):
+    for match in FOOTER_IN_HTML.finditer(body):
         before = body[: match.start()]
         if len(_BLOCKQUOTE_OPEN.findall(before)) <= len(_BLOCKQUOTE_CLOSE.findall(before)):
             cut = match.start()
@@ -273,9 +275,24 @@ def strip_html_footer(body: str) -> str:
     tail = _TRAILING_BLANK.sub("", tail)
     separator = _TRAILING_SEPARATOR.search(tail)
     if separator:
-        tail = tail[: separator.start()] + separator.group(1) + separator.group(2)
+        tail = tail[: separator.start()] + separator.group(1) + separator.group(3)
         tail = _TRAILING_BLANK.sub("", tail)
+        if separator.group(2) == "---":
+            tail = _without_group_footer(tail)
     return head + tail
+
+
+def _without_group_footer(tail: str) -> str:
+    """``tail`` (which ended with a group footer's ``---`` line) without the group's
+    footer: from the last ``--`` line, when that is at most
+    :data:`~archive.content.GROUP_FOOTER_MAX_LINES` lines up, as plain text cuts it."""
+    starts = list(_GROUP_FOOTER_START.finditer(tail))
+    if not starts:
+        return tail
+    start = starts[-1]
+    if len(_LINE_START.findall(tail, start.end())) > GROUP_FOOTER_MAX_LINES:
+        return tail
+    return _TRAILING_BLANK.sub("", tail[: start.start()] + start.group(1))
 
 
 def _text_to_html(text: str) -> str:
@@ -596,7 +613,7 @@ def _link_posting(postings: list[dict[str, Any]], keys: Sequence[str]) -> dict[s
 def _author(message: dict[str, Any]) -> str:
     # A masked address ("yuan...@gmail.com") is not a valid atom:email; it only
     # stands in for a missing name.
-    return _plain(message["author"]) or _plain(message["masked_address"]) or "(unknown)"
+    return author_label(message["author"], message["masked_address"], _plain)
 
 
 def _thread_rows(archive: Archive, thread_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
@@ -776,23 +793,7 @@ def write_feed(data: bytes, path: str | Path) -> None:
         raise ListarchiveError(f"cannot write {path}: {path.parent} is not a folder") from None
     except OSError as err:
         raise ListarchiveError(f"cannot write {path}: {err.strerror or err}") from None
-    try:
-        fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    except OSError as err:
-        raise ListarchiveError(f"cannot write {path}: {err.strerror or err}") from None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        # mkstemp makes the file private; a published feed must stay readable.
-        mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
-        os.chmod(temporary, mode)
-        os.replace(temporary, path)
-    except BaseException as err:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(temporary)
-        if isinstance(err, OSError):
-            raise ListarchiveError(f"cannot write {path}: {err.strerror or err}") from None
-        raise
+    write_atomically(path, data)
 
 
 def publish_feed(

@@ -38,8 +38,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from archive.db import Archive, encode_body, utc_iso
+from archive.db import Archive, encode_body
 from archive.mail import BadMail, MailMessage, RawMail, iter_mail, mail_sources, parse_message
+from archive.times import utc_iso
 from scraper.errors import ListarchiveError
 from scraper.models import GroupRef
 

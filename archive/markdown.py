@@ -36,6 +36,8 @@ from __future__ import annotations
 import re
 from urllib.parse import parse_qs, urljoin, urlsplit
 
+from archive.content import DROPPED_VOID, DROPPED_WITH_CONTENT
+
 __all__ = [
     "escape_markdown",
     "html_to_markdown",
@@ -43,16 +45,6 @@ __all__ = [
     "safe_url",
 ]
 
-# Elements dropped with everything inside them: active content, page furniture,
-# and Google's "Show trimmed content" button.
-_DROPPED_TAGS = (
-    "script", "style", "iframe", "frame", "frameset", "object", "applet",
-    "template", "noscript", "head", "title", "form", "button", "select", "textarea",
-    "option", "svg", "math", "canvas", "audio", "video", "map", "dialog",
-)  # fmt: skip
-# Void elements that are dropped but not with "their content": libxml2 predates
-# HTML5 and may parse what follows an <embed> as its children.
-_DROPPED_VOID_TAGS = ("meta", "link", "base", "input", "embed", "source", "track", "area")
 # Quoted earlier messages as mail clients and Google mark them:
 #   gmail_quote / gmail_attr: Gmail and the Google Groups web editor;
 #   wqmMgb: Google Groups' own "trimmed content" wrapper;
@@ -283,9 +275,9 @@ def _clean(soup, *, keep_quotes: bool) -> None:
         )
     ):
         node.extract()
-    for tag in soup.find_all(_DROPPED_TAGS):
+    for tag in soup.find_all(sorted(DROPPED_WITH_CONTENT)):
         tag.decompose()
-    for tag in soup.find_all(_DROPPED_VOID_TAGS):
+    for tag in soup.find_all(sorted(DROPPED_VOID)):
         tag.unwrap()
     for tag in soup.select("[role=button]"):
         tag.decompose()

@@ -14,7 +14,6 @@ more ``>``, which readers that follow mboxrd (and :mod:`archive.mail`) remove ag
 from __future__ import annotations
 
 import hashlib
-import os
 import re
 import sys
 import zlib
@@ -31,7 +30,9 @@ from io import BytesIO
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from archive.db import Archive, decode_body, parse_utc
+from archive.db import Archive, decode_body
+from archive.files import replacing
+from archive.times import parse_utc
 
 __all__ = ["export_mbox", "message_bytes", "synthetic_message_id", "write_mbox"]
 
@@ -68,10 +69,8 @@ def export_mbox(
         return count, None
     path = Path(out_dir) / "messages.mbox"
     path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(path.name + ".partial")
-    with open(partial, "wb") as out:
+    with replacing(path) as out:
         count = write_mbox(archive, selection, out)
-    os.replace(partial, path)
     return count, path
 
 

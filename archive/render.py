@@ -24,6 +24,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from archive.content import author_label, strip_list_tags
+
 if TYPE_CHECKING:
     from archive.search import SearchHit, ThreadHit
 
@@ -343,12 +345,10 @@ def _short_group(key: str) -> str:
 
 
 def _author(hit: SearchHit) -> str:
-    return inert(hit.author) or inert(hit.masked_address or "") or "(unknown)"
+    return author_label(hit.author, hit.masked_address, inert)
 
 
 def _subject(subject: str) -> str:
-    from archive.text import strip_list_tags
-
     clean = inert(subject)
     return strip_list_tags(clean) or clean or "(no subject)"
 

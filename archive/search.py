@@ -32,7 +32,7 @@ import sqlite3
 import unicodedata
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -52,7 +52,8 @@ from archive.query import (
     parse_query,
 )
 from archive.text import is_quoted
-from scraper.errors import ArchiveError, ArchiveLocked, BadOption, BadQuery, UnknownGroup
+from archive.times import parse_utc, utc_iso
+from scraper.errors import ArchiveError, BadOption, BadQuery, UnknownGroup
 
 __all__ = [
     "SearchHit",
@@ -112,7 +113,7 @@ class SearchHit:
             "subject": self.subject,
             "author": self.author,
             "masked_address": self.masked_address,
-            "posted_at": _iso(self.posted_at),
+            "posted_at": utc_iso(self.posted_at),
             "groups": list(self.groups),
             "url": self.url,
             "group_key": self.group_key,
@@ -147,26 +148,15 @@ class ThreadHit:
             "url": self.url,
             "hits": self.hits,
             "message_count": self.message_count,
-            "latest_hit_at": _iso(self.latest_hit_at),
-            "last_activity_at": _iso(self.last_activity_at) if self.last_activity_at else None,
+            "latest_hit_at": utc_iso(self.latest_hit_at),
+            "last_activity_at": utc_iso(self.last_activity_at) if self.last_activity_at else None,
             "score": self.score,
         }
 
 
-def _iso(moment: datetime) -> str:
-    """The archive's one time format, ``2024-01-02T03:04:05Z`` (four-digit years too)."""
-    m = moment.astimezone(UTC)
-    return f"{m.year:04d}-{m.month:02d}-{m.day:02d}T{m.hour:02d}:{m.minute:02d}:{m.second:02d}Z"
-
-
-def _parse_time(value: str) -> datetime:
-    moment = datetime.fromisoformat(value)
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
 def _stored_time(moment: datetime) -> str:
     """A bound in the archive's one time format, so text comparison orders correctly."""
-    return _iso(moment)
+    return utc_iso(moment)
 
 
 # ---------------------------------------------------------------- opening the archive
@@ -221,15 +211,17 @@ class _Reading:
             self.conn.close()
         if exc is None or not isinstance(exc, sqlite3.Error):
             return
+        from archive.db import sqlite_failure
+
         message = str(exc)
         lowered = message.lower()
-        if isinstance(exc, sqlite3.OperationalError):
-            if "fts5" in lowered or "syntax error" in lowered or "unterminated" in lowered:
-                raise BadQuery(f"the full-text index rejected the query: {message}") from exc
-            if "locked" in lowered or "busy" in lowered:
-                raise ArchiveLocked(
-                    f"the archive is locked by another process ({message})"
-                ) from exc
+        if isinstance(exc, sqlite3.OperationalError) and (
+            "fts5" in lowered or "syntax error" in lowered or "unterminated" in lowered
+        ):
+            raise BadQuery(f"the full-text index rejected the query: {message}") from exc
+        failure = sqlite_failure(exc, "the archive")
+        if failure is not None:
+            raise failure from exc
         raise ArchiveError(f"cannot search the archive: {message}") from exc
 
 
@@ -1397,7 +1389,7 @@ def _hits(
                 subject=subject,
                 author=author,
                 masked_address=masked,
-                posted_at=_parse_time(posted_at),
+                posted_at=parse_utc(posted_at),
                 groups=groups,
                 url=first[4],
                 group_key=first[1],
@@ -1611,8 +1603,8 @@ def search_threads(
             url=row[4],
             hits=row[5],
             message_count=row[6],
-            latest_hit_at=_parse_time(row[7]),
-            last_activity_at=_parse_time(row[8]) if row[8] else None,
+            latest_hit_at=parse_utc(row[7]),
+            last_activity_at=parse_utc(row[8]) if row[8] else None,
             score=-row[9] if scored else None,
         )
         for row in rows

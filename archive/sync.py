@@ -36,8 +36,9 @@ from typing import Any
 import filelock
 
 from archive import __version__
-from archive.db import Archive, ThreadState, utc_iso
+from archive.db import Archive, ThreadState
 from archive.render import inert, plain_table
+from archive.times import utc_iso
 from scraper.crawl import Crawler
 from scraper.errors import (
     EXIT_INTERRUPTED,

@@ -3,15 +3,8 @@
 lxml is imported inside :func:`html_to_text` only, so importing this module costs
 nothing and :mod:`archive.db` stays quick to import for ``search`` and ``export``.
 
-Subject normalisation, used for the deduplication fingerprint:
-
-* list tags such as ``[dev]`` or ``[demo-announce]`` are removed wherever they sit in
-  the leading run of tags and reply markers, because each group adds its own;
-* reply and forward markers are kept, but folded: ``Re:``, ``RE:``, ``Re[2]:``,
-  ``AW:``, ``SV:``, ``Antw:`` and repeats like ``Re: Re:`` all become one ``re:``;
-  ``Fwd:`` and ``Fw:`` become one ``fwd:``. A reply is never the same message as the
-  post it answers, so the marker stays in the fingerprint; only its spelling and
-  position relative to the list tag (``[dev] Re: x`` vs ``Re: [dev] x``) are ignored.
+The rules every output shares (the footer, subject tags, what a body drops) live in
+:mod:`archive.content`; the subject helpers are importable from here too.
 """
 
 from __future__ import annotations
@@ -19,6 +12,17 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
+
+from archive.content import (
+    DROPPED_WITH_CONTENT,
+    FOOTER_IN_TEXT,
+    FOOTER_SEPARATOR,
+    FOOTER_WORDS,
+    GROUP_FOOTER_END,
+    GROUP_FOOTER_MAX_LINES,
+    normalize_subject,
+    strip_list_tags,
+)
 
 __all__ = [
     "fingerprint",
@@ -33,67 +37,6 @@ __all__ = [
     "without_quotes",
 ]
 
-# --- subjects ---------------------------------------------------------------
-
-_REPLY_MARKERS = frozenset({"re", "aw", "sv", "antw"})
-_FORWARD_MARKERS = frozenset({"fwd", "fw"})
-_LEADING_TOKEN = re.compile(
-    r"""\s*(?:
-        (?P<marker>[A-Za-z]{2,4})\s*(?:\[\d+\]|\(\d+\))?\s*:   # Re:  RE[2]:  Fwd:
-      | \[(?P<tag>[^\[\]]{1,64})\]                             # [dev]  [Demo Announce]
-    )""",
-    re.VERBOSE,
-)
-
-
-def _split_subject(subject: str) -> tuple[list[str], list[str], str]:
-    """Split the leading run of markers and tags from the rest of a subject.
-
-    Returns (markers as written, markers kind "re"/"fwd", rest). Tags are dropped.
-    """
-    written: list[str] = []
-    kinds: list[str] = []
-    pos = 0
-    while True:
-        match = _LEADING_TOKEN.match(subject, pos)
-        if not match:
-            break
-        marker = match.group("marker")
-        if marker is not None:
-            lowered = marker.lower()
-            if lowered in _REPLY_MARKERS:
-                kinds.append("re")
-            elif lowered in _FORWARD_MARKERS:
-                kinds.append("fwd")
-            else:
-                # An ordinary word followed by a colon ("Note: ...") ends the prefix.
-                break
-            written.append(match.group(0).strip())
-        pos = match.end()
-    return written, kinds, subject[pos:].strip()
-
-
-def strip_list_tags(subject: str) -> str:
-    """Remove list tags from the front of a subject, keeping reply markers as written.
-
-    >>> strip_list_tags("Re: [dev] [ANN] v1.2 released [draft]")
-    'Re: v1.2 released [draft]'
-    """
-    written, _, rest = _split_subject(subject)
-    return " ".join([*written, rest]).strip() if written else rest
-
-
-def normalize_subject(subject: str) -> str:
-    """The subject as the fingerprint sees it: tags gone, markers folded, case folded.
-
-    >>> normalize_subject("[dev] RE: Re:  Release  Freeze")
-    're: release freeze'
-    """
-    _, kinds, rest = _split_subject(unicodedata.normalize("NFC", subject))
-    prefix = ("re: " if "re" in kinds else "") + ("fwd: " if "fwd" in kinds else "")
-    return prefix + fold_whitespace(rest).casefold()
-
-
 # --- whitespace and footers -------------------------------------------------
 
 
@@ -102,20 +45,6 @@ def fold_whitespace(text: str) -> str:
     return " ".join(text.split())
 
 
-# The opening sentence of every footer variant Google Groups has appended since
-# about 2010. The later sentences ("To unsubscribe ...", "To post to this group ...",
-# "Visit this group at ...", "For more options ...", "To view this discussion ...")
-# always follow it, so cutting from here removes them all.
-_FOOTER_OPENING = re.compile(
-    r"^[ \t]*(?:-{2,3}[ \t]*)?You received this (?:message|topic) because you are"
-    r" subscribed to (?:a topic in )?the Google Groups? ",
-    re.MULTILINE,
-)
-_FOOTER_WORDS = "You received this "  # in every match of _FOOTER_OPENING
-_SEPARATOR = re.compile(r"^[ \t]*--[ \t]*$")
-# A group with a footer of its own gets "-- / <group footer> / --- / <Google footer>".
-_CUSTOM_FOOTER_END = re.compile(r"^[ \t]*---[ \t]*$")
-_CUSTOM_FOOTER_MAX_LINES = 15
 
 
 def is_quoted(line: str) -> bool:
@@ -160,29 +89,29 @@ def strip_footer(text: str) -> str:
     lines = text[:opening].split("\n")
     lines.pop()  # the (empty) start of the footer's own line
     _drop_blank_tail(lines)
-    if lines and _CUSTOM_FOOTER_END.match(lines[-1]):
+    if lines and GROUP_FOOTER_END.match(lines[-1]):
         lines.pop()
-        for back in range(1, min(len(lines), _CUSTOM_FOOTER_MAX_LINES) + 1):
-            if _SEPARATOR.match(lines[-back]):
+        for back in range(1, min(len(lines), GROUP_FOOTER_MAX_LINES) + 1):
+            if FOOTER_SEPARATOR.match(lines[-back]):
                 del lines[-back:]
                 break
-    elif lines and _SEPARATOR.match(lines[-1]):
+    elif lines and FOOTER_SEPARATOR.match(lines[-1]):
         lines.pop()
     _drop_blank_tail(lines)
     return "\n".join(lines)
 
 
 def _last_footer_opening(text: str) -> int | None:
-    """Where the last match of _FOOTER_OPENING starts, if any.
+    """Where the last match of FOOTER_IN_TEXT starts, if any.
 
     The regex has no literal prefix, so a search tries it at every position of the
     text. A match starts a line and stays within it, so it is enough to try it at the
     start of each line that holds its fixed words, from the last such line back.
     """
     end = len(text)
-    while (found := text.rfind(_FOOTER_WORDS, 0, end)) >= 0:
+    while (found := text.rfind(FOOTER_WORDS, 0, end)) >= 0:
         line_start = text.rfind("\n", 0, found) + 1
-        if _FOOTER_OPENING.match(text, line_start):
+        if FOOTER_IN_TEXT.match(text, line_start):
             return line_start
         end = line_start
     return None
@@ -205,9 +134,6 @@ _BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 _PARAGRAPH_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table", "hr"})
-_DROPPED_TAGS = frozenset(
-    {"script", "style", "head", "title", "template", "noscript", "iframe", "object"}
-)
 _CELL_TAGS = frozenset({"td", "th"})
 _TAGS = re.compile(r"<[^>]*>")
 _DROPPED_BLOCKS = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
@@ -232,7 +158,7 @@ def _kind(tag: object) -> int:
     if not isinstance(tag, str):
         return _DROPPED  # comments and processing instructions
     tag = tag.lower()
-    if tag in _DROPPED_TAGS:
+    if tag in DROPPED_WITH_CONTENT:
         return _DROPPED
     if tag == "br":
         return _BREAK

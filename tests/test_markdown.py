@@ -95,7 +95,8 @@ def test_quoted_reply_is_kept_with_keep_quotes_and_only_the_outer_footer_goes():
 
 def test_footer_after_a_list_footer_and_triple_dash_separator_is_dropped():
     # The shape of a real footer (systems-neuroscience, 2025): the list's own footer
-    # after "-- ", then "--- " and Google's.
+    # after "-- ", then "--- " and Google's. Both go, as in the stored plain text and
+    # the feed: the list's footer names the group too.
     html = (
         "<div>See you there.</div>"
         '<p class="MsoNormal">-- <br>Systems Neuroscience mailing list: '
@@ -103,10 +104,7 @@ def test_footer_after_a_list_footer_and_triple_dash_separator_is_dropped():
         "--- <br>You received this message because you are subscribed to the Google Groups "
         "&quot;Systems Neuroscience&quot; group.<br>To unsubscribe ...</p>"
     )
-    assert html_to_markdown(html) == (
-        "See you there.\n\n\\--  \n"
-        "Systems Neuroscience mailing list: [www.systemsneuroscience.eu](http://www.systemsneuroscience.eu)"
-    )
+    assert html_to_markdown(html) == "See you there."
 
 
 def test_web_reply_with_bare_attribution_before_the_quote():

@@ -11,6 +11,14 @@ from __future__ import annotations
 
 import re
 
+from archive.content import (
+    DROPPED_WITH_CONTENT,
+    FOOTER_IN_TEXT,
+    FOOTER_SEPARATOR,
+    GROUP_FOOTER_END,
+    GROUP_FOOTER_MAX_LINES,
+)
+
 
 def fold_whitespace(text: str) -> str:
     """Every run of whitespace (including no-break spaces and newlines) becomes one space."""
@@ -21,15 +29,11 @@ def fold_whitespace(text: str) -> str:
 # about 2010. The later sentences ("To unsubscribe ...", "To post to this group ...",
 # "Visit this group at ...", "For more options ...", "To view this discussion ...")
 # always follow it, so cutting from here removes them all.
-_FOOTER_OPENING = re.compile(
-    r"^[ \t]*(?:-{2,3}[ \t]*)?You received this (?:message|topic) because you are"
-    r" subscribed to (?:a topic in )?the Google Groups? ",
-    re.MULTILINE,
-)
-_SEPARATOR = re.compile(r"^[ \t]*--[ \t]*$")
+_FOOTER_OPENING = FOOTER_IN_TEXT
+_SEPARATOR = FOOTER_SEPARATOR
 # A group with a footer of its own gets "-- / <group footer> / --- / <Google footer>".
-_CUSTOM_FOOTER_END = re.compile(r"^[ \t]*---[ \t]*$")
-_CUSTOM_FOOTER_MAX_LINES = 15
+_CUSTOM_FOOTER_END = GROUP_FOOTER_END
+_CUSTOM_FOOTER_MAX_LINES = GROUP_FOOTER_MAX_LINES
 
 
 def strip_footer(text: str) -> str:
@@ -76,9 +80,8 @@ _BLOCK_TAGS = frozenset(
     }
 )  # fmt: skip
 _PARAGRAPH_TAGS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "table", "hr"})
-_DROPPED_TAGS = frozenset(
-    {"script", "style", "head", "title", "template", "noscript", "iframe", "object"}
-)
+# What goes is the shared rule (archive.content); this copy pins only the walk.
+_DROPPED_TAGS = DROPPED_WITH_CONTENT
 _CELL_TAGS = frozenset({"td", "th"})
 _TAGS = re.compile(r"<[^>]*>")
 _DROPPED_BLOCKS = re.compile(r"<(script|style)\b.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
