@@ -391,7 +391,7 @@ def groups_command(
     import json
 
     from archive.db import Archive
-    from archive.sync import format_groups
+    from archive.report import format_groups
 
     if ctx.invoked_subcommand is not None:
         ctx.obj = (db_path, config_file)
@@ -452,8 +452,7 @@ def runs_command(db_path: str | None, config_file: str | None, limit: int, as_js
     """
     import json
 
-    from archive.report import list_runs
-    from archive.sync import format_runs
+    from archive.report import format_runs, list_runs
 
     rows = list_runs(settings(config_file, db_path).db, limit)
     if as_json:

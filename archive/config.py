@@ -26,16 +26,16 @@ from __future__ import annotations
 
 import math
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from scraper.errors import EXIT_USAGE, BadURL, ListarchiveError
-from scraper.models import GroupRef, ThreadRef
-from scraper.urls import parse_url
+
+if TYPE_CHECKING:
+    from scraper.models import GroupRef, ThreadRef
 
 __all__ = [
     "Config",
@@ -125,6 +125,8 @@ def user_config_path(environ: Mapping[str, str] | None = None) -> Path:
 
 def load_config(path: str | os.PathLike[str]) -> Config:
     """Read and check a ``listarchive.toml``; :class:`ConfigError` (or BadURL) when wrong."""
+    import tomllib  # only when there is a file: its parser is a tenth of search's start-up
+
     path = Path(path).expanduser().absolute()
     try:
         with open(path, "rb") as handle:
@@ -167,6 +169,8 @@ def _groups(value: Any, path: Path) -> list[GroupSpec]:
         full = entry.get("full", False)
         if not isinstance(full, bool):
             raise ConfigError(f"{where}: full must be true or false, not {full!r}")
+        from scraper.urls import parse_url  # the data model: not for commands without groups
+
         try:
             ref = parse_url(url)
         except BadURL as err:

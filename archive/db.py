@@ -23,37 +23,45 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import errno
 import functools
 import json
-import os
 import sqlite3
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
-from urllib.parse import quote
+from typing import TYPE_CHECKING, Any
 
-import sqlite_utils
-
+from archive.connection import (
+    archive_errors,
+    connect_readonly,
+    is_disk_full,
+    sqlite_failure,
+)
+from archive.connection import unwritable_reason as _unwritable_reason
 from archive.times import parse_utc, utc_iso
-from scraper.errors import ArchiveError, ArchiveLocked, DiskFull, ListarchiveError
+from scraper.errors import ArchiveError
 from scraper.models import Group, Message, Thread, ThreadRef, Topic
+
+if TYPE_CHECKING:
+    # Imported where an Archive is opened: sqlite-utils (with dateutil and pluggy) is
+    # a third of search's start-up, and search reads through connect_readonly alone.
+    import sqlite_utils
 
 __all__ = [
     "Archive",
     "decode_body",
     "encode_body",
     "CROSS_POST_WINDOW",
-    "MIGRATIONS",
+    "migrations",
     "SCHEMA_VERSION",
     "SaveResult",
     "ThreadState",
     "archive_errors",
     "connect_readonly",
     "is_disk_full",
+    "sqlite_failure",
     "parse_utc",
     "utc_iso",
 ]
@@ -70,118 +78,13 @@ def _iso_or_none(dt: datetime | None) -> str | None:
     return None if dt is None else utc_iso(dt)
 
 
-# --- errors -------------------------------------------------------------------
-
-_UNUSABLE_FILE = (
-    "unable to open database file",
-    "disk i/o error",
-    "readonly database",
-    "malformed",
-    "not a database",
-)
+# --- errors and read-only opening: archive.connection (search needs them alone) ---
 
 
-def is_disk_full(err: BaseException) -> bool:
-    """Whether ``err`` says there is no space left to write: SQLite's SQLITE_FULL
-    ("database or disk is full") or an ``OSError`` with ENOSPC or EDQUOT."""
-    if isinstance(err, sqlite3.Error):
-        return (
-            getattr(err, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-            or "database or disk is full" in str(err).lower()
-        )
-    return isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT)
+def _database(conn: sqlite3.Connection) -> sqlite_utils.Database:
+    import sqlite_utils
 
-
-def sqlite_failure(err: BaseException, where: str | Path) -> ListarchiveError | None:
-    """The one-line error a failure of SQLite (or of the disk under it) means for the user,
-    or ``None`` when it points at a bug of ours (bad SQL, a violated constraint) and must
-    stay a traceback. ``where`` names the archive in the message.
-
-    A held lock is :class:`ArchiveLocked`; a full disk :class:`DiskFull`; a corrupt or
-    foreign file, or one that cannot be opened or written, :class:`ArchiveError`.
-    """
-    if isinstance(err, sqlite3.IntegrityError | sqlite3.ProgrammingError | sqlite3.InterfaceError):
-        return None
-    if isinstance(err, sqlite3.OperationalError | OSError):
-        if is_disk_full(err):
-            return DiskFull.writing(where)
-        if isinstance(err, OSError):
-            return None
-        message = str(err)
-        lowered = message.lower()
-        if "locked" in lowered or "busy" in lowered:
-            return ArchiveLocked(f"{where} is locked by another process ({message})")
-        if any(marker in lowered for marker in _UNUSABLE_FILE):
-            return ArchiveError(f"{where}: {message}")
-        return None
-    if isinstance(err, sqlite3.DatabaseError):
-        return ArchiveError(f"{where} is corrupt or not a listarchive archive ({err})")
-    return None
-
-
-@contextlib.contextmanager
-def archive_errors(path: str | Path) -> Iterator[None]:
-    """Turn SQLite's low-level failures into one-line errors (see :func:`sqlite_failure`);
-    errors that point at a bug are left alone. Code that runs its own SQL on
-    ``Archive.db`` (search, export) can wrap it in this too.
-    """
-    try:
-        yield
-    except (sqlite3.Error, OSError) as err:
-        failure = sqlite_failure(err, path)
-        if failure is None:
-            raise
-        raise failure from err
-
-
-def _unwritable_reason(path: Path) -> str | None:
-    """Why this process cannot write the archive and its -wal/-shm files, if it cannot."""
-    folder = path.absolute().parent
-    if path.exists() and not os.access(path, os.W_OK):
-        return f"{path} is read-only for this user"
-    if not os.access(folder, os.W_OK):
-        return f"the folder {folder} is not writable by this user"
-    return None
-
-
-def connect_readonly(path: str | Path, *, timeout: float = 5.0) -> sqlite3.Connection:
-    """A connection that never writes: ``mode=ro``, or ``immutable=1`` when the folder
-    cannot hold the -wal/-shm files WAL readers need (a shared, read-only archive).
-
-    :class:`ArchiveError` names the real cause when the file cannot be read at all.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise ArchiveError(f"no archive at {path}; run listarchive sync first")
-    if path.is_dir():
-        raise ArchiveError(f"{path} is a directory, not an archive file")
-    if not os.access(path, os.R_OK):
-        raise ArchiveError(f"cannot read {path}: permission denied")
-    uri = "file:" + quote(str(path.resolve()))
-    conn = sqlite3.connect(uri + "?mode=ro", uri=True, timeout=timeout)
-    try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        return conn
-    except sqlite3.OperationalError as err:
-        conn.close()
-        if _unwritable_reason(path) is None:
-            with archive_errors(path):
-                raise
-        first_error = err
-    except sqlite3.DatabaseError as err:
-        conn.close()
-        raise ArchiveError(f"{path} is corrupt or not a listarchive archive ({err})") from err
-    # Without a -shm file, and no right to make one, WAL mode cannot read; a file nobody
-    # can write while we read is safe to read as immutable (a writer would need the folder).
-    conn = sqlite3.connect(uri + "?immutable=1", uri=True, timeout=timeout)
-    try:
-        conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-    except sqlite3.DatabaseError as err:
-        conn.close()
-        raise ArchiveError(
-            f"cannot read {path}: {first_error}; as an immutable file: {err}"
-        ) from err
-    return conn
+    return sqlite_utils.Database(conn, execute_plugins=False)
 
 
 def _guarded(method):
@@ -195,13 +98,31 @@ def _guarded(method):
 
 # --- schema ---------------------------------------------------------------------
 
-MIGRATIONS = sqlite_utils.Migrations("listarchive")
 MIGRATION_NAMES: list[str] = []
+_MIGRATION_STEPS: list = []
 
 
 def _migration(fn):
     MIGRATION_NAMES.append(fn.__name__)
-    return MIGRATIONS(name=fn.__name__)(fn)
+    _MIGRATION_STEPS.append(fn)
+    return fn
+
+
+@functools.cache
+def migrations() -> sqlite_utils.Migrations:
+    """The schema's sqlite-utils migration set, made when an archive is first opened."""
+    import sqlite_utils
+
+    registry = sqlite_utils.Migrations("listarchive")
+    for step in _MIGRATION_STEPS:
+        registry(name=step.__name__)(step)
+    return registry
+
+
+def __getattr__(name: str) -> Any:
+    if name == "MIGRATIONS":  # the set as a module attribute, still made on first use
+        return migrations()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _run(db: sqlite_utils.Database, script: str) -> None:
@@ -682,7 +603,7 @@ class Archive:
             conn = sqlite3.connect(str(self.path), timeout=busy_timeout)
         try:
             with archive_errors(self.path):
-                self.db = sqlite_utils.Database(conn, execute_plugins=False)
+                self.db = _database(conn)
                 self._open(create=create, busy_timeout=busy_timeout)
         except BaseException:
             conn.close()
@@ -719,7 +640,7 @@ class Archive:
         conn.execute("PRAGMA synchronous = NORMAL")
         if len(applied) < SCHEMA_VERSION:
             with self._write():
-                MIGRATIONS.apply(self.db)
+                migrations().apply(self.db)
             # A migration that rebuilt the search index (schema 7) leaves it in ten or
             # so segments; searches read one merged segment several times faster.
             self.merge_search_index()
@@ -729,7 +650,7 @@ class Archive:
         conn = connect_readonly(self.path, timeout=busy_timeout)
         try:
             with archive_errors(self.path):
-                self.db = sqlite_utils.Database(conn, execute_plugins=False)
+                self.db = _database(conn)
                 tables = {row[0] for row in conn.execute("SELECT name FROM sqlite_master")}
                 applied = self._applied_migrations(tables)
         except BaseException:
@@ -752,13 +673,13 @@ class Archive:
         return False  # upgrade it, or report what is wrong, through the normal path
 
     def _applied_migrations(self, tables: set[str]) -> list[str]:
-        if MIGRATIONS.migrations_table not in tables:
+        if migrations().migrations_table not in tables:
             return []
-        return [m.name for m in MIGRATIONS.applied(self.db)]
+        return [m.name for m in migrations().applied(self.db)]
 
     @property
     def schema_version(self) -> int:
-        return len(MIGRATIONS.applied(self.db))
+        return len(migrations().applied(self.db))
 
     def close(self) -> None:
         if not self._closed:

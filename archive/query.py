@@ -176,15 +176,21 @@ def is_token_char(char: str) -> bool:
     return category[0] in "LN" or category == "Co"
 
 
-_UNSEGMENTED = re.compile(
-    "[\u0e00-\u0eff\u1000-\u109f\u1780-\u17ff\u3040-\u30ff\u3400-\u4dbf"
-    "\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff\U00020000-\U0003ffff]"
+# Thai, Lao, Myanmar, Khmer, kana, CJK, Hangul. As a regex character class these ranges
+# took 2 ms to compile, a tenth of search's start-up; a query's words are checked by hand.
+_UNSEGMENTED = (
+    (0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x3040, 0x30FF), (0x3400, 0x4DBF),
+    (0x4E00, 0x9FFF), (0xAC00, 0xD7AF), (0xF900, 0xFAFF), (0x20000, 0x3FFFF),
 )
 
 
 def is_unsegmented(text: str) -> bool:
     """Whether ``text`` has characters of a script written without spaces between words."""
-    return _UNSEGMENTED.search(text) is not None
+    return any(
+        low <= point <= high
+        for point in map(ord, text) if point >= 0x0E00
+        for low, high in _UNSEGMENTED
+    )
 
 
 def has_token(text: str) -> bool:

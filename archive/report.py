@@ -9,8 +9,19 @@ from typing import Any
 
 from archive.db import Archive
 from archive.render import inert, plain_table
+from scraper.errors import ListarchiveError
+from scraper.models import ThreadRef
+from scraper.urls import parse_url
 
-__all__ = ["Removed", "describe_changes", "format_stats", "list_runs", "remove_group"]
+__all__ = [
+    "Removed",
+    "describe_changes",
+    "format_groups",
+    "format_runs",
+    "format_stats",
+    "list_runs",
+    "remove_group",
+]
 
 
 def describe_changes(db_path: str | Path, summary: dict[str, Any]) -> dict[str, Any]:
@@ -43,7 +54,7 @@ def list_runs(db_path: str | Path, limit: int) -> list[dict[str, Any]]:
     """``listarchive runs``: the recorded runs, newest first. A run still marked running
     shows what the archive holds from it so far; if no sync holds the lock, its process
     died (``kill -9``, a power cut) and it shows as interrupted."""
-    from archive.sync import lock_held
+    from archive.lock import lock_held
 
     with Archive(db_path, create=False, readonly=True) as archive:
         runs = archive.list_runs(limit)
@@ -113,8 +124,8 @@ class Removed:
 def remove_group(db_path: str | Path, spec: str) -> Removed:
     """``listarchive groups remove``: forget the group ``spec`` names (key, name or URL),
     holding the sync lock so no run writes it meanwhile."""
+    from archive.lock import archive_lock
     from archive.search import resolve_group
-    from archive.sync import archive_lock
 
     Archive(db_path, create=False, readonly=True).close()  # no lock file beside no archive
     with archive_lock(db_path), Archive(db_path, create=False) as archive:
@@ -125,3 +136,62 @@ def remove_group(db_path: str | Path, spec: str) -> Removed:
             raise UnknownGroup(f"{spec!r} names several groups ({', '.join(keys)}); give one")
         counts = archive.remove_group(keys[0])
     return Removed(group=keys[0], **counts)
+
+
+# --- tables for `listarchive groups` and `listarchive runs` ---------------------------------
+
+
+def format_groups(rows: list[dict[str, Any]]) -> str:
+    """A plain-text table of :meth:`Archive.list_groups` rows."""
+    if not rows:
+        return "No groups archived yet. Try: listarchive sync <group URL>"
+    return plain_table(
+        ["group", "title", "threads", "messages", "last synced"],
+        [
+            [r["key"], r.get("title") or "", r["threads"], r["messages"],
+             r.get("last_synced_at") or "never"]
+            for r in rows
+        ],
+        numeric={2, 3},
+    )
+
+
+def format_runs(rows: list[dict[str, Any]]) -> str:
+    """A plain-text table of :meth:`Archive.list_runs` rows."""
+    if not rows:
+        return "No runs recorded yet."
+    return plain_table(
+        ["id", "started", "status", "groups", "threads", "new", "changed", "requests",
+         "errors"],
+        [
+            [
+                r["id"],
+                r["started_at"],
+                r["status"],
+                _short_groups(r["groups"]),
+                r["threads_fetched"],
+                r["messages_new"],
+                r["messages_changed"],
+                r["requests"],
+                len(r["errors"]),
+            ]
+            for r in rows
+        ],
+        numeric={0, 4, 5, 6, 7, 8},
+    )
+
+
+def _short_groups(urls: list[str]) -> str:
+    names = []
+    for url in urls:
+        try:
+            ref = parse_url(url)
+        except ListarchiveError:
+            names.append(url)
+            continue
+        if isinstance(ref, ThreadRef):
+            names.append(f"{ref.group.key} (thread {ref.topic_id})")
+        else:
+            names.append(ref.key)
+    text = ", ".join(names)
+    return text if len(text) <= 60 else text[:57] + "..."

@@ -164,7 +164,7 @@ def _stored_time(moment: datetime) -> str:
 
 def open_archive(path: str | Path) -> sqlite3.Connection:
     """A read-only connection to the archive at ``path``; ArchiveError if there is none."""
-    from archive.db import connect_readonly
+    from archive.connection import connect_readonly
 
     path = Path(path)
     conn = connect_readonly(path)
@@ -211,7 +211,7 @@ class _Reading:
             self.conn.close()
         if exc is None or not isinstance(exc, sqlite3.Error):
             return
-        from archive.db import sqlite_failure
+        from archive.connection import sqlite_failure
 
         message = str(exc)
         lowered = message.lower()

@@ -27,17 +27,16 @@ import dataclasses
 import logging
 import sys
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-import filelock
-
 from archive import __version__
 from archive.db import Archive, ThreadState
-from archive.render import inert, plain_table
+from archive.lock import archive_lock
+from archive.render import inert
 from archive.times import utc_iso
 from scraper.crawl import Crawler
 from scraper.errors import (
@@ -46,7 +45,6 @@ from scraper.errors import (
     EXIT_PARTIAL,
     AccessDenied,
     ArchiveError,
-    ArchiveLocked,
     FetchError,
     LayoutChanged,
     ListarchiveError,
@@ -68,8 +66,6 @@ __all__ = [
     "UNCHANGED_LIMIT",
     "MAX_FAILED_THREADS_IN_A_ROW",
     "archive_lock",
-    "format_groups",
-    "format_runs",
     "interruptible_sleep",
     "sync_groups",
     "targets_from_urls",
@@ -422,54 +418,6 @@ class TerminalProgress(SyncProgress):
 
 
 # --- locking and interruption ------------------------------------------------------------
-
-
-def lock_path(db_path: str | Path) -> str:
-    """The sync lock of an archive, on its resolved path: two paths to one file (a
-    symlink, ../x) are one archive."""
-    return f"{Path(db_path).resolve()}.lock"
-
-
-def lock_held(db_path: str | Path) -> bool | None:
-    """Whether a sync holds the archive's lock now; None when that cannot be told (no
-    right to create the lock file)."""
-    path = lock_path(db_path)
-    if not Path(path).exists():
-        return False  # a running sync has made it; a reader makes none
-    lock = filelock.FileLock(path, timeout=0)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        return True
-    except OSError:
-        return None
-    lock.release()
-    return False
-
-
-@contextlib.contextmanager
-def archive_lock(db_path: str | Path) -> Iterator[None]:
-    """Hold ``<db_path>.lock`` for a run; :class:`ArchiveLocked` at once if another run has it.
-
-    The OS releases the lock when its process ends, however it ends, so a killed
-    run never leaves a stale lock behind.
-    """
-    path = lock_path(db_path)
-    lock = filelock.FileLock(path, timeout=0)
-    try:
-        lock.acquire()
-    except filelock.Timeout:
-        raise ArchiveLocked(
-            f"another listarchive sync is running on {db_path}; try again when it has finished"
-        ) from None
-    except OSError as err:
-        raise ArchiveError(
-            f"cannot create the lock file {path}: {err.strerror or err}"
-        ) from None
-    try:
-        yield
-    finally:
-        lock.release()
 
 
 def interruptible_sleep(stop_event: threading.Event) -> Callable[[float], None]:
@@ -957,63 +905,4 @@ def _save(
     result.missing_messages += saved.marked_missing
     result.added += saved.new_message_ids
     result.changed += saved.changed_message_ids
-
-
-# --- tables for `listarchive groups` and `listarchive runs` ---------------------------------
-
-
-def format_groups(rows: list[dict[str, Any]]) -> str:
-    """A plain-text table of :meth:`Archive.list_groups` rows."""
-    if not rows:
-        return "No groups archived yet. Try: listarchive sync <group URL>"
-    return plain_table(
-        ["group", "title", "threads", "messages", "last synced"],
-        [
-            [r["key"], r.get("title") or "", r["threads"], r["messages"],
-             r.get("last_synced_at") or "never"]
-            for r in rows
-        ],
-        numeric={2, 3},
-    )
-
-
-def format_runs(rows: list[dict[str, Any]]) -> str:
-    """A plain-text table of :meth:`Archive.list_runs` rows."""
-    if not rows:
-        return "No runs recorded yet."
-    return plain_table(
-        ["id", "started", "status", "groups", "threads", "new", "changed", "requests",
-         "errors"],
-        [
-            [
-                r["id"],
-                r["started_at"],
-                r["status"],
-                _short_groups(r["groups"]),
-                r["threads_fetched"],
-                r["messages_new"],
-                r["messages_changed"],
-                r["requests"],
-                len(r["errors"]),
-            ]
-            for r in rows
-        ],
-        numeric={0, 4, 5, 6, 7, 8},
-    )
-
-
-def _short_groups(urls: list[str]) -> str:
-    names = []
-    for url in urls:
-        try:
-            ref = parse_url(url)
-        except ListarchiveError:
-            names.append(url)
-            continue
-        if isinstance(ref, ThreadRef):
-            names.append(f"{ref.group.key} (thread {ref.topic_id})")
-        else:
-            names.append(ref.key)
-    text = ", ".join(names)
-    return text if len(text) <= 60 else text[:57] + "..."
 

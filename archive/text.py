@@ -9,7 +9,6 @@ The rules every output shares (the footer, subject tags, what a body drops) live
 
 from __future__ import annotations
 
-import hashlib
 import re
 import unicodedata
 
@@ -514,6 +513,8 @@ def fingerprint(author: str, subject: str, body_text: str) -> str:
     body *after* :func:`strip_footer`: the footer names the group, so it differs
     between the copies of a cross-post.
     """
+    import hashlib  # on the save path only: search needs this module, not its 3 ms import
+
     parts = (
         fold_whitespace(unicodedata.normalize("NFC", author)).casefold(),
         normalize_subject(subject),
