@@ -688,7 +688,7 @@ def feed_command(
         timezone = site_timezone(site_zone) if site_zone is not None else None
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--timezone") from None
-    feed = publish_feed(
+    written = publish_feed(
         settings(config_file, db_path).db,
         out=out,
         stdout=None if out else sys.stdout.buffer,
@@ -702,10 +702,10 @@ def feed_command(
         title=title,
         self_link=self_link,
     )
-    if not feed.entries:
+    if not written:
         click.echo("The feed has no entries: nothing in the archive matches.", err=True)
     if out:
-        click.echo(f"Wrote {len(feed.entries)} entries to {out}", err=True)
+        click.echo(f"Wrote {written} entries to {out}", err=True)
 
 
 @cli.command(

@@ -32,8 +32,8 @@ import json
 import re
 import uuid
 import xml.etree.ElementTree as ET
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, tzinfo
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -48,7 +48,7 @@ from archive.content import (
     author_label,
 )
 from archive.db import Archive, archive_errors, decode_body
-from archive.files import write_atomically
+from archive.files import replacing
 from archive.query import parse_date_bound
 from archive.times import parse_utc, utc_iso
 from scraper.errors import ListarchiveError
@@ -60,12 +60,14 @@ __all__ = [
     "Feed",
     "FeedEntry",
     "base_link_url",
+    "atom_chunks",
     "build_feed",
     "publish_feed",
     "feed_id",
     "message_entry_id",
     "render_atom",
     "resolve_groups",
+    "select_feed",
     "sanitize_html",
     "site_timezone",
     "strip_html_footer",
@@ -83,6 +85,9 @@ THREAD_MESSAGES_SHOWN = 20
 GENERATOR_URI = "https://github.com/listarchive/listarchive"
 # Stands in for "no entries": a fixed time keeps an empty feed byte-identical too.
 EMPTY_FEED_UPDATED = datetime(1970, 1, 1, tzinfo=UTC)
+# Entries are read, sanitised and written this many at a time: a feed of the whole
+# archive takes the memory of one batch, not of every entry.
+BATCH = 200
 _FEED_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, GENERATOR_URI)
 
 
@@ -238,9 +243,6 @@ def bound_nesting(html: str, limit: int = MAX_NESTING) -> str:
 
 _BLOCKQUOTE_OPEN = re.compile(r"<blockquote\b", re.IGNORECASE)
 _BLOCKQUOTE_CLOSE = re.compile(r"</blockquote\s*>", re.IGNORECASE)
-_TRAILING_BLANK = re.compile(
-    r"(?:\s|&nbsp;|&#160;|&#xa0;|<br\s*/?>|<(?:p|div|span|font)\b[^>]*>)+\Z", re.IGNORECASE
-)
 _TRAILING_SEPARATOR = re.compile(
     r"(\A|>|\n)[ \t\u00a0]*(-{2,3})[ \t\u00a0]*((?:</[a-z][a-z0-9]*\s*>\s*)*)\Z",
     re.IGNORECASE,
@@ -251,6 +253,35 @@ _GROUP_FOOTER_START = re.compile(
     r"(\A|>|\n)[ \t\u00a0]*--[ \t\u00a0]*(?=<br\b|</?(?:p|div)\b|\n)", re.IGNORECASE
 )
 _LINE_START = re.compile(r"<(?:br|p|div|li|tr|h[1-6])\b", re.IGNORECASE)
+_BLANK_PIECE = re.compile(
+    r"\s|&nbsp;|&#160;|&#xa0;|<br\s*/?>|<(?:p|div|span|font)\b[^>]*>", re.IGNORECASE
+)
+
+
+def _strip_trailing_blank(text: str) -> str:
+    """``text`` without the run of blank pieces (:data:`_BLANK_PIECE`) it ends with.
+
+    As the regex ``(?:piece)+\\Z`` this tried every position of the text for a match
+    reaching its end, 40% of a feed's time; here the pieces that can end where the run
+    starts are followed back from the end to the leftmost."""
+    start = len(text)
+    seen: set[int] = set()
+    ends = [len(text)]
+    while ends:
+        end = ends.pop()
+        candidates = [end - 1, end - 6]
+        if end and text[end - 1] == ">":
+            after_tag = text.rfind(">", 0, end - 1) + 1
+            at = text.find("<", after_tag, end - 1)
+            while at != -1:
+                candidates.append(at)
+                at = text.find("<", at + 1, end - 1)
+        for begin in candidates:
+            if begin >= 0 and begin not in seen and _BLANK_PIECE.fullmatch(text, begin, end):
+                seen.add(begin)
+                ends.append(begin)
+                start = min(start, begin)
+    return text[:start]
 # Only the end of the body is examined for the separator: the footer sits there.
 _TAIL = 2000
 
@@ -272,11 +303,11 @@ def strip_html_footer(body: str) -> str:
     if cut is None:
         return body
     head, tail = body[: max(0, cut - _TAIL)], body[max(0, cut - _TAIL) : cut]
-    tail = _TRAILING_BLANK.sub("", tail)
+    tail = _strip_trailing_blank(tail)
     separator = _TRAILING_SEPARATOR.search(tail)
     if separator:
         tail = tail[: separator.start()] + separator.group(1) + separator.group(3)
-        tail = _TRAILING_BLANK.sub("", tail)
+        tail = _strip_trailing_blank(tail)
         if separator.group(2) == "---":
             tail = _without_group_footer(tail)
     return head + tail
@@ -292,7 +323,7 @@ def _without_group_footer(tail: str) -> str:
     start = starts[-1]
     if len(_LINE_START.findall(tail, start.end())) > GROUP_FOOTER_MAX_LINES:
         return tail
-    return _TRAILING_BLANK.sub("", tail[: start.start()] + start.group(1))
+    return _strip_trailing_blank(tail[: start.start()] + start.group(1))
 
 
 def _text_to_html(text: str) -> str:
@@ -422,7 +453,7 @@ def _matching_message_ids(
     return matching_message_ids(archive, query, groups=tuple(keys), since=since, sort="date")
 
 
-def build_feed(
+def select_feed(
     archive: Archive,
     *,
     groups: Sequence[str] = (),
@@ -434,8 +465,10 @@ def build_feed(
     title: str | None = None,
     self_link: str | None = None,
     timezone: tzinfo | None = None,
-) -> Feed:
-    """Select entries from ``archive`` and describe the feed.
+) -> tuple[Feed, Iterator[FeedEntry]]:
+    """Describe the feed, and select its entries from ``archive`` as they are read:
+    the :class:`Feed` has no entries, and its ``updated`` is the first entry's (entries
+    come newest first).
 
     ``groups`` are names, addresses or URLs (see :func:`resolve_groups`); ``query`` is
     the search language; ``since`` keeps messages posted at or after it (threads
@@ -474,14 +507,29 @@ def build_feed(
     where = ", ".join(keys) if keys else "every archived group"
     subtitle = f"{kind} from {where}" + (f" matching {query}" if query else "")
     link = group_rows[keys[0]]["url"] if len(keys) == 1 and keys[0] in group_rows else None
-    return Feed(
+    head = Feed(
         id=feed_id(keys, query, threads),
         title=_plain(title) or _plain(default_title, "listarchive"),
-        updated=max((e.updated for e in entries), default=EMPTY_FEED_UPDATED),
-        entries=tuple(entries),
+        updated=EMPTY_FEED_UPDATED,
+        entries=(),
         subtitle=subtitle,
         link=link,
         self_link=self_link,
+    )
+    return head, entries
+
+
+def build_feed(archive: Archive, **options: Any) -> Feed:
+    """The feed with every entry in memory; ``options`` are :func:`select_feed`'s.
+
+    ``groups`` are names, addresses or URLs (see :func:`resolve_groups`); ``query`` is
+    the search language; ``since`` keeps messages posted at or after it (threads
+    with a message at or after it); ``limit`` None or 0 keeps every entry.
+    """
+    head, entries = select_feed(archive, **options)
+    kept = tuple(entries)
+    return replace(
+        head, entries=kept, updated=max((e.updated for e in kept), default=EMPTY_FEED_UPDATED)
     )
 
 
@@ -528,7 +576,7 @@ def _message_entries(
     limit: int | None,
     site: _SiteLinks | None,
     group_rows: dict[str, dict[str, Any]],
-) -> list[FeedEntry]:
+) -> Iterator[FeedEntry]:
     present = "p.message_id = m.id AND p.missing_since IS NULL"
     if keys:
         present += " AND p.group_key IN (SELECT value FROM json_each(:keys))"
@@ -555,10 +603,25 @@ def _message_entries(
         "since": utc_iso(since) if since is not None else None,
         "limit": limit,
     }
-    messages = _rows(archive, sql, params)
-    if not messages:
-        return []
+    with archive_errors(archive.path):
+        for messages in _batches(archive, sql, params):
+            yield from _message_batch(archive, messages, keys, site, group_rows)
 
+
+def _batches(archive: Archive, sql: str, params: dict[str, Any]) -> Iterator[list[dict[str, Any]]]:
+    cursor = archive.db.execute(sql, params)
+    names = [c[0] for c in cursor.description]
+    while rows := cursor.fetchmany(BATCH):
+        yield [dict(zip(names, row, strict=True)) for row in rows]
+
+
+def _message_batch(
+    archive: Archive,
+    messages: list[dict[str, Any]],
+    keys: Sequence[str],
+    site: _SiteLinks | None,
+    group_rows: dict[str, dict[str, Any]],
+) -> Iterator[FeedEntry]:
     postings: dict[int, list[dict[str, Any]]] = {m["id"]: [] for m in messages}
     for posting in _rows(
         archive,
@@ -571,7 +634,6 @@ def _message_entries(
         postings[posting["message_id"]].append(posting)
 
     threads = _thread_rows(archive, {p["thread_id"] for ps in postings.values() for p in ps})
-    entries = []
     for message in messages:
         first = postings[message["id"]][0]
         shown = _link_posting(postings[message["id"]], keys)
@@ -580,26 +642,19 @@ def _message_entries(
         else:
             link = shown["url"]
         posted = parse_utc(message["posted_at"])
-        entries.append(
-            FeedEntry(
-                id=message_entry_id(
-                    first["group_key"], first["topic_id"], first["google_message_id"]
-                ),
-                title=_plain(message["subject"], "(no subject)"),
-                author=_author(message),
-                # Google Groups posts cannot be edited, and Google's second timestamp
-                # moves with moderation and later activity: an entry changes when the
-                # message is posted, and only then.
-                published=posted,
-                updated=posted,
-                link=xml_text(link),
-                content_html=message_html(message["body_html"], message["body_text"]),
-                categories=_categories(
-                    {p["group_key"] for p in postings[message["id"]]}, group_rows
-                ),
-            )
+        yield FeedEntry(
+            id=message_entry_id(first["group_key"], first["topic_id"], first["google_message_id"]),
+            title=_plain(message["subject"], "(no subject)"),
+            author=_author(message),
+            # Google Groups posts cannot be edited, and Google's second timestamp
+            # moves with moderation and later activity: an entry changes when the
+            # message is posted, and only then.
+            published=posted,
+            updated=posted,
+            link=xml_text(link),
+            content_html=message_html(message["body_html"], message["body_text"]),
+            categories=_categories({p["group_key"] for p in postings[message["id"]]}, group_rows),
         )
-    return entries
 
 
 def _link_posting(postings: list[dict[str, Any]], keys: Sequence[str]) -> dict[str, Any]:
@@ -656,7 +711,7 @@ def _thread_entries(
     limit: int | None,
     site: _SiteLinks | None,
     group_rows: dict[str, dict[str, Any]],
-) -> list[FeedEntry]:
+) -> Iterator[FeedEntry]:
     where = []
     if keys:
         where.append("t.group_key IN (SELECT value FROM json_each(:keys))")
@@ -680,9 +735,17 @@ def _thread_entries(
         "since": utc_iso(since) if since is not None else None,
         "limit": limit,
     }
-    threads = _rows(archive, sql, params)
-    if not threads:
-        return []
+    with archive_errors(archive.path):
+        for threads in _batches(archive, sql, params):
+            yield from _thread_batch(archive, threads, site, group_rows)
+
+
+def _thread_batch(
+    archive: Archive,
+    threads: list[dict[str, Any]],
+    site: _SiteLinks | None,
+    group_rows: dict[str, dict[str, Any]],
+) -> Iterator[FeedEntry]:
     messages: dict[int, list[dict[str, Any]]] = {t["id"]: [] for t in threads}
     for row in _rows(
         archive,
@@ -694,7 +757,6 @@ def _thread_entries(
     ):
         messages[row["thread_id"]].append(row)
 
-    entries = []
     for thread in threads:
         shown = messages[thread["id"]]
         opening = shown[0]
@@ -702,19 +764,16 @@ def _thread_entries(
             link = site.link({**thread, "messages": shown})
         else:
             link = thread["url"]
-        entries.append(
-            FeedEntry(
-                id=thread_entry_id(thread["group_key"], thread["topic_id"]),
-                title=_plain(thread["subject"]) or _plain(opening["subject"], "(no subject)"),
-                author=_author(opening),
-                published=min(parse_utc(m["posted_at"]) for m in shown),
-                updated=parse_utc(thread["newest"]),
-                link=xml_text(link),
-                content_html=_thread_html(shown, link),
-                categories=_categories([thread["group_key"]], group_rows),
-            )
+        yield FeedEntry(
+            id=thread_entry_id(thread["group_key"], thread["topic_id"]),
+            title=_plain(thread["subject"]) or _plain(opening["subject"], "(no subject)"),
+            author=_author(opening),
+            published=min(parse_utc(m["posted_at"]) for m in shown),
+            updated=parse_utc(thread["newest"]),
+            link=xml_text(link),
+            content_html=_thread_html(shown, link),
+            categories=_categories([thread["group_key"]], group_rows),
         )
-    return entries
 
 
 def _thread_html(messages: list[dict[str, Any]], link: str) -> str:
@@ -755,6 +814,34 @@ def _element(parent: ET.Element, tag: str, text: str | None = None, **attrs: str
 
 def render_atom(feed: Feed) -> bytes:
     """The feed as an Atom 1.0 document (UTF-8 bytes)."""
+    return b"".join(atom_chunks(feed, feed.entries, updated=feed.updated))
+
+
+def atom_chunks(
+    feed: Feed, entries: Iterable[FeedEntry], *, updated: datetime | None = None
+) -> Iterator[bytes]:
+    """The Atom document of ``feed`` with ``entries``, a piece at a time: the head, then
+    one piece per entry as it is read. ``updated`` defaults to the first entry's (the
+    entries of :func:`select_feed` come newest first)."""
+    entries = iter(entries)
+    first = next(entries, None)
+    if updated is None:
+        updated = first.updated if first is not None else EMPTY_FEED_UPDATED
+    # The head as a whole document, without its closing tag; each entry is indented as
+    # ET.indent would indent it inside the whole tree, so the bytes are the same.
+    root = _atom_head(replace(feed, updated=updated))
+    ET.indent(root, space="  ")
+    root[-1].tail = None
+    head = ET.tostring(root, encoding="unicode")
+    yield ('<?xml version="1.0" encoding="utf-8"?>\n' + head.removesuffix("</feed>")).encode()
+    if first is not None:
+        yield _atom_entry(first)
+        for entry in entries:
+            yield _atom_entry(entry)
+    yield b"\n</feed>\n"
+
+
+def _atom_head(feed: Feed) -> ET.Element:
     root = ET.Element("feed", {"xmlns": ATOM_NS})
     _element(root, "id", feed.id)
     _element(root, "title", feed.title)
@@ -766,24 +853,26 @@ def render_atom(feed: Feed) -> bytes:
     if feed.self_link:
         _element(root, "link", rel="self", type="application/atom+xml", href=feed.self_link)
     _element(root, "generator", "listarchive", uri=GENERATOR_URI, version=__version__)
-    for entry in feed.entries:
-        item = _element(root, "entry")
-        _element(item, "id", entry.id)
-        _element(item, "title", entry.title)
-        author = _element(item, "author")
-        _element(author, "name", entry.author)
-        _element(item, "published", _rfc3339(entry.published))
-        _element(item, "updated", _rfc3339(entry.updated))
-        _element(item, "link", rel="alternate", type="text/html", href=entry.link)
-        for term, label in entry.categories:
-            _element(item, "category", term=term, label=label)
-        _element(item, "content", entry.content_html, type="html")
-    ET.indent(root, space="  ")
-    document = ET.tostring(root, encoding="unicode")
-    return ('<?xml version="1.0" encoding="utf-8"?>\n' + document + "\n").encode("utf-8")
+    return root
 
 
-def write_feed(data: bytes, path: str | Path) -> None:
+def _atom_entry(entry: FeedEntry) -> bytes:
+    item = ET.Element("entry")
+    _element(item, "id", entry.id)
+    _element(item, "title", entry.title)
+    author = _element(item, "author")
+    _element(author, "name", entry.author)
+    _element(item, "published", _rfc3339(entry.published))
+    _element(item, "updated", _rfc3339(entry.updated))
+    _element(item, "link", rel="alternate", type="text/html", href=entry.link)
+    for term, label in entry.categories:
+        _element(item, "category", term=term, label=label)
+    _element(item, "content", entry.content_html, type="html")
+    ET.indent(item, space="  ", level=1)
+    return ("\n  " + ET.tostring(item, encoding="unicode")).encode("utf-8")
+
+
+def write_feed(data: bytes | Iterable[bytes], path: str | Path) -> None:
     """Write ``data`` to ``path`` atomically: a reader (or a web server) sees the old
     feed or the new one, never half of one, and a failed run leaves the old one."""
     path = Path(path)
@@ -793,7 +882,9 @@ def write_feed(data: bytes, path: str | Path) -> None:
         raise ListarchiveError(f"cannot write {path}: {path.parent} is not a folder") from None
     except OSError as err:
         raise ListarchiveError(f"cannot write {path}: {err.strerror or err}") from None
-    write_atomically(path, data)
+    with replacing(path) as out:
+        for chunk in [data] if isinstance(data, bytes) else data:
+            out.write(chunk)
 
 
 def publish_feed(
@@ -804,18 +895,28 @@ def publish_feed(
     since: str | datetime | None = None,
     now: datetime | None = None,
     **options: Any,
-) -> Feed:
-    """``listarchive feed``: build the feed from the archive at ``db_path`` and write it
-    to ``out`` (atomically) or to ``stdout``. ``since`` may be text such as
-    ``2024-03-01`` or ``7d``; ``options`` are :func:`build_feed`'s."""
+) -> int:
+    """``listarchive feed``: write the feed of the archive at ``db_path`` to ``out``
+    (atomically) or to ``stdout``, each entry as it is read; return how many entries it
+    has. ``since`` may be text such as ``2024-03-01`` or ``7d``; ``options`` are
+    :func:`select_feed`'s."""
     if isinstance(since, str):
         since = parse_date_bound(since, now=now)
+    written = 0
+
+    def counted(entries: Iterable[FeedEntry]) -> Iterator[FeedEntry]:
+        nonlocal written
+        for entry in entries:
+            written += 1
+            yield entry
+
     with Archive(db_path, create=False, readonly=True) as archive:
-        feed = build_feed(archive, since=since, **options)
-    data = render_atom(feed)
-    if out is not None:
-        write_feed(data, out)
-    elif stdout is not None:
-        stdout.write(data)
-        stdout.flush()
-    return feed
+        head, entries = select_feed(archive, since=since, **options)
+        chunks = atom_chunks(head, counted(entries))
+        if out is not None:
+            write_feed(chunks, out)
+        elif stdout is not None:
+            for chunk in chunks:
+                stdout.write(chunk)
+            stdout.flush()
+    return written

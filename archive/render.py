@@ -20,7 +20,7 @@ import json
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -284,6 +284,17 @@ def hits_to_json(items: Sequence[SearchHit | ThreadHit]) -> str:
     return json.dumps([item.to_dict() for item in items], indent=2, ensure_ascii=False)
 
 
+def json_array_chunks(items: Iterable[SearchHit | ThreadHit]) -> Iterator[str]:
+    """``hits_to_json(items) + "\\n"``, a hit at a time, for results too many to hold."""
+    opening = "[\n  "
+    for item in items:
+        yield opening + json.dumps(item.to_dict(), indent=2, ensure_ascii=False).replace(
+            "\n", "\n  "
+        )
+        opening = ",\n  "
+    yield "[]\n" if opening == "[\n  " else "\n]\n"
+
+
 def hits_to_ndjson(items: Sequence[SearchHit | ThreadHit]) -> str:
     """One JSON object per line; no character inside a record ends a line."""
     return "".join(json_line(item.to_dict()) + "\n" for item in items)
@@ -451,7 +462,7 @@ def print_results(
     """
     import sys
 
-    from archive.search import search, search_threads
+    from archive.search import iter_search, search, search_threads
 
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
@@ -460,6 +471,14 @@ def print_results(
         "groups": groups, "authors": authors, "since": since, "until": until,
         "sort": sort, "reverse": reverse, "limit": limit, "offset": offset,
     }  # fmt: skip
+    if output in ("json", "nl") and not threads:
+        # Written as they are read: --limit 0 over a whole archive takes one batch's memory.
+        hits = iter_search(db_path, query, exact=exact, **filters)
+        if output == "json":
+            _write(stdout, json_array_chunks(hits))
+        else:
+            _write(stdout, (json_line(hit.to_dict()) + "\n" for hit in hits))
+        return
     if threads:
         items: list = search_threads(db_path, query, **filters)
     else:
@@ -476,8 +495,13 @@ def print_results(
         text = render_table(items, width=width, palette=Palette.for_stream(stdout))
         if not items:
             stderr.write("No messages match.\n" if not threads else "No threads match.\n")
+    _write(stdout, [text])
+
+
+def _write(stdout: Any, chunks: Iterable[str]) -> None:
     try:
-        stdout.write(text)
+        for chunk in chunks:
+            stdout.write(chunk)
         stdout.flush()
     except BrokenPipeError:
         # The reader (head, less) has gone: stop quietly, as Unix tools do.

@@ -892,6 +892,8 @@ RANK_BOUND = 25_000
 # How many of the best bm25 hits are reranked by their own words, and how much of each
 # body is read for it (a pasted log must not make ranking slow).
 RERANK_POOL = 50
+# Hits read and snippeted at a time when they are streamed (iter_search).
+HIT_BATCH = 200
 RERANK_TEXT = 65_536
 # An opening post whose subject matches ranks as if its score were this many times better.
 ORIGINAL_POST_BOOST = 2.0
@@ -1488,6 +1490,36 @@ def search(
     those it quotes (see :func:`_rerank`); without it the order is bm25's alone.
     ``reverse`` (with ``sort="date"``) lists oldest first.
     """
+    return list(
+        iter_search(
+            db_or_archive, query, groups=groups, authors=authors, since=since, until=until,
+            sort=sort, limit=limit, offset=offset, snippets=snippets, now=now,
+            highlight=highlight, exact=exact, own_words=own_words, reverse=reverse,
+        )
+    )
+
+
+def iter_search(
+    db_or_archive: Any,
+    query: str | Query = "",
+    *,
+    groups: Iterable[str] = (),
+    authors: Iterable[str] = (),
+    since: str | date | datetime | None = None,
+    until: str | date | datetime | None = None,
+    sort: str = "rank",
+    limit: int | None = 20,
+    offset: int = 0,
+    snippets: bool = True,
+    now: datetime | None = None,
+    highlight: tuple[str, str] = ("**", "**"),
+    exact: bool = False,
+    own_words: bool = True,
+    reverse: bool = False,
+) -> Iterator[SearchHit]:
+    """The hits of :func:`search` (same arguments), read and snippeted
+    :data:`HIT_BATCH` at a time as they are taken: ``--limit 0`` holds the ranked ids
+    and one batch, not every hit. Errors are raised when the first hit is taken."""
     _check(sort, limit, offset, reverse)
     parsed = _build_query(query, groups=groups, authors=authors, since=since, until=until, now=now)
     with _Reading(db_or_archive) as conn:
@@ -1504,7 +1536,9 @@ def search(
             ranked = _ranked_ids(
                 conn, plan, sort, limit, offset, exact=exact, oldest_first=reverse
             )
-        return _hits(conn, ranked, plan, snippets=snippets, highlight=highlight)
+        for start in range(0, len(ranked), HIT_BATCH):
+            batch = ranked[start : start + HIT_BATCH]
+            yield from _hits(conn, batch, plan, snippets=snippets, highlight=highlight)
 
 
 def matching_message_ids(

@@ -26,7 +26,7 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import corpus, hostile, parsing, searching, syncing  # noqa: E402
+from bench import corpus, hostile, parsing, searching, syncing, whole_archive  # noqa: E402
 from bench.common import (  # noqa: E402
     OUT,
     REPO,
@@ -58,6 +58,9 @@ class Plan:
     process_sizes: tuple[int, ...]
     big_message_mb: int = 20  # the pasted log added to a copy of the search archive
     nesting_depth: int = 100_000  # nested <div>s in one body, for the feed's sanitiser
+    whole_archive: int = 10_000  # feed/search/export of every message of this archive...
+    whole_small: int = 1_000  # ...against the same commands writing this many
+    whole_reps: int = 1
 
     @classmethod
     def quick(cls) -> Plan:
@@ -79,6 +82,7 @@ class Plan:
             noop_reps=9, latency_messages=5_000,
             search_sizes=(10_000, 100_000, 1_000_000), search_reps=10,
             process_reps=10, process_sizes=(100_000, 1_000_000),
+            whole_archive=100_000, whole_reps=3,
         )
 
     @classmethod
@@ -91,7 +95,7 @@ class Plan:
             noop_reps=1, latency_messages=50,
             search_sizes=(300,), search_reps=1,
             process_reps=1, process_sizes=(300,),
-            big_message_mb=1, nesting_depth=2_000,
+            big_message_mb=1, nesting_depth=2_000, whole_archive=300, whole_small=30,
         )
 
 
@@ -393,6 +397,39 @@ def bench_hostile(plan: Plan, raw: dict[str, Any], archives_folder: Path,
     ]
 
 
+def bench_whole_archive(plan: Plan, raw: dict[str, Any], archives_folder: Path) -> list[Figure]:
+    """feed --limit 0, search --limit 0 --json and export of a whole archive: flat memory."""
+    size, small = plan.whole_archive, plan.whole_small
+    path, _ = corpus.cached_archive(size, folder=archives_folder, progress=log)
+    log(f"whole archive: feed, search --json and export of {_n(size)} messages, and of {small:,}")
+    result = whole_archive.measure(path, small=small, reps=plan.whole_reps)
+    raw["whole_archive"] = result
+    figures = []
+    commands = {
+        "feed": "`feed --limit 0`",
+        "search": f"`search {whole_archive.EVERYTHING} --limit 0 --json`",
+        "export": "`export --since ... --out DIR` (Markdown)",
+    }
+    for name, command in commands.items():
+        both = result[name]
+        big, few = both["all"], both["small"]
+        flat = both["rss_ratio"] <= 1.5 and big["peak_rss_mb"] <= 150
+        rate_target = name != "search"
+        rate_ok = both["messages_per_s"] >= 3000
+        figures.append(Figure(
+            f"{command} of {_n(size)} messages: peak RSS and rate",
+            f"{big['peak_rss_mb']:.0f} MB, {both['rss_ratio']:.2f}x the {few['entries']:,}-entry"
+            f" run; {both['messages_per_s']:,.0f} msg/s ({big['wall']:.1f} s,"
+            f" CPU {big['cpu']:.1f} s, {big['output_bytes'] / 2**20:,.1f} MB out)",
+            f"{few['entries']:,} entries: {few['peak_rss_mb']:.0f} MB, {few['wall']:.2f} s",
+            "RSS <= 1.5x the small run and <= 150 MB" + ("; >= 3,000 msg/s" if rate_target else ""),
+            flat and (rate_ok or not rate_target),
+            big["peak_rss_mb"],
+            {"small": few, "all": big},
+        ))
+    return figures
+
+
 # --- output ------------------------------------------------------------------------------------
 
 
@@ -426,7 +463,7 @@ def write_readme(text: str, *, full: bool = False) -> None:
     README.write_text(readme[:start] + "\n" + text + "\n" + readme[end:])
 
 
-SECTIONS = ("parse", "sync", "search", "hostile")
+SECTIONS = ("parse", "sync", "search", "hostile", "whole")
 
 
 def run(plan: Plan, *, out: Path, command: str,
@@ -448,6 +485,8 @@ def run(plan: Plan, *, out: Path, command: str,
         figures += bench_search(plan, raw, out / "archives")
     if "hostile" in sections:
         figures += bench_hostile(plan, raw, out / "archives", work)
+    if "whole" in sections:
+        figures += bench_whole_archive(plan, raw, out / "archives")
     seconds = time.perf_counter() - t0
     machine = machine_facts()
     document = {

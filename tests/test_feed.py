@@ -777,3 +777,26 @@ def test_feeds_of_a_synced_archive_keep_their_entries_as_the_groups_grow(
     assert len(after.entries) == stored + 2
     old = entries(root)
     assert {k: v for k, v in entries(root_after).items() if k in old} == old
+
+
+# The rule before it was computed from the end: the oracle of _strip_trailing_blank.
+TRAILING_BLANK = re.compile(
+    r"(?:\s|&nbsp;|&#160;|&#xa0;|<br\s*/?>|<(?:p|div|span|font)\b[^>]*>)+\Z", re.IGNORECASE
+)
+BLANK_PIECES = [
+    " ", "\n", "\t", "\u00a0", "\u2003", "&nbsp;", "&NBSP;", "&#160;", "&#xA0;", "&nbſp;",
+    "<br>", "<BR/>", "<br />", "<br", "<p>", "<p class='x'>", "<p <br>", "<div>", "</div>",
+    "<span>", "<font color=red>", "<pre>", "<p", ">", "<", "a", "-", "--", "&", ";",
+    "x<p>y", "<divx>", "<p\n>",
+]  # fmt: skip
+
+
+def test_trailing_blanks_are_cut_as_the_regex_cut_them():
+    import random
+
+    from archive.feed import _strip_trailing_blank
+
+    rng = random.Random(16)
+    for _ in range(20_000):
+        text = "".join(rng.choice(BLANK_PIECES) for _ in range(rng.randint(0, 12)))
+        assert _strip_trailing_blank(text) == TRAILING_BLANK.sub("", text), repr(text)
