@@ -74,6 +74,15 @@ RUN_COUNTS = ("topics_seen", "threads_fetched", "messages_new", "messages_change
 # --- times --------------------------------------------------------------------
 
 
+def inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid an INSERT on ``cursor`` just made (``lastrowid`` is None only for a
+    statement that inserted nothing, which would be a bug here)."""
+    rowid = cursor.lastrowid
+    if rowid is None:
+        raise RuntimeError("the INSERT made no row")
+    return rowid
+
+
 def _iso_or_none(dt: datetime | None) -> str | None:
     return None if dt is None else utc_iso(dt)
 
@@ -944,7 +953,7 @@ class Archive:
                 """,
                 {**values, "group_key": group_key, "topic_id": thread.topic_id},
             )
-            return cursor.lastrowid, True
+            return inserted_id(cursor), True
         conn.execute(
             """
             UPDATE threads SET subject = :subject,
@@ -1076,7 +1085,7 @@ class Archive:
         body_html = decode_body(body_html)
         stored_attachments = self._stored_attachments(conn, message_id)
         new_attachments = _attachment_rows(message)
-        outcome: tuple[str, ...] = ()
+        outcome = ()
         target = message_id
         exactly_stored = (subject, author, masked, stored_posted_at, updated_at, body_html) == (
             message.subject,
@@ -1195,7 +1204,7 @@ class Archive:
             """,
             (*_message_values(message, content), seen, seen),
         )
-        message_id = cursor.lastrowid
+        message_id = inserted_id(cursor)
         self._insert_attachments(conn, message_id, message)
         return message_id
 
@@ -1510,7 +1519,7 @@ class Archive:
                 "INSERT INTO runs (started_at, status, groups) VALUES (?, 'running', ?)",
                 (utc_iso(started_at), json.dumps(list(groups))),
             )
-        return cursor.lastrowid
+        return inserted_id(cursor)
 
     @_guarded
     def finish_run(self, run_id: int, *, status: str, finished_at: datetime, **counts: Any) -> None:

@@ -163,6 +163,11 @@ def _group_keys(archive, value: str) -> list[str]:
         raise NotFound(str(err)) from None
 
 
+def _groups_or_all(group_keys: Sequence[str] | None) -> list[str | None]:
+    """What to pass to ``Archive.list_threads`` for each group: ``None`` means all."""
+    return list(group_keys) if group_keys else [None]
+
+
 def select_threads(
     archive,
     threads: Sequence[str] = (),
@@ -198,7 +203,7 @@ def select_threads(
     else:
         keys = [
             (row["group_key"], row["topic_id"])
-            for key in group_keys or [None]
+            for key in _groups_or_all(group_keys)
             for row in archive.list_threads(key)
         ]
     if group_keys is not None:
@@ -209,13 +214,13 @@ def select_threads(
 
     created = {
         (row["group_key"], row["topic_id"]): parse_utc_or_none(row["created_at"])
-        for key in group_keys or [None]
+        for key in _groups_or_all(group_keys)
         for row in archive.list_threads(key)
     }
     if start is not None:
-        keys = [k for k in keys if created.get(k) is not None and created[k] >= start]
+        keys = [k for k in keys if (when := created.get(k)) is not None and when >= start]
     if end is not None:
-        keys = [k for k in keys if created.get(k) is not None and created[k] < end]
+        keys = [k for k in keys if (when := created.get(k)) is not None and when < end]
     if not threads:
         far_past = datetime.min.replace(tzinfo=UTC)
         keys.sort(key=lambda k: (created.get(k) or far_past, k))
@@ -263,7 +268,7 @@ def site_names(archive, group_keys: Sequence[str] = (), *, ext: str = "md") -> d
     export of them all into an empty folder, oldest first: what a site built from
     ``export --group ... --out DIR`` serves. A cross-post not exported under its own
     group maps to the name of the one that is."""
-    rows = [row for key in group_keys or [None] for row in archive.list_threads(key)]
+    rows = [row for key in _groups_or_all(group_keys) for row in archive.list_threads(key)]
     far_past = datetime.min.replace(tzinfo=UTC)
     rows.sort(
         key=lambda r: (

@@ -22,6 +22,7 @@ import bz2
 import email.utils
 import gzip
 import hashlib
+import io
 import lzma
 import os
 import re
@@ -127,7 +128,7 @@ class MailSource:
 # --- files ----------------------------------------------------------------------
 
 
-def open_mail_file(path: str | Path) -> BinaryIO:
+def open_mail_file(path: str | Path) -> io.BufferedIOBase:
     """Open a file for reading, decompressing gzip, xz or bzip2 by its first bytes."""
     handle = open(path, "rb")  # noqa: SIM115 - returned to the caller
     try:
@@ -304,7 +305,9 @@ def _public_inbox(path: Path) -> Iterator[RawMail]:
             process.wait()
 
 
-def split_mbox(stream: BinaryIO, chunk_size: int = CHUNK) -> Iterator[tuple[int, bytes]]:
+def split_mbox(
+    stream: BinaryIO | io.BufferedIOBase, chunk_size: int = CHUNK
+) -> Iterator[tuple[int, bytes]]:
     """Cut an mbox byte stream into messages: (offset of the ``From `` line, message).
 
     The ``From `` line itself is not part of the message; mboxrd quoting is removed.

@@ -38,7 +38,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
-from archive.db import Archive, encode_body
+from archive.db import Archive, encode_body, inserted_id
 from archive.mail import BadMail, MailMessage, RawMail, iter_mail, mail_sources, parse_message
 from archive.times import utc_iso
 from scraper.errors import ListarchiveError
@@ -285,7 +285,7 @@ class _Writer:
     def _begin(self) -> None:
         if self._transaction is None:
             self._transaction = self.archive._write()  # noqa: SLF001 - same package
-            self._transaction.__enter__()  # type: ignore[attr-defined]
+            self._transaction.__enter__()
 
     def flush(self) -> None:
         if self._transaction is None:
@@ -382,7 +382,7 @@ class _Writer:
                  encode_body(message.body_html), body_text, fingerprint, self.seen, self.seen,
                  *mail_values),
             )  # fmt: skip
-            message_id = cursor.lastrowid
+            message_id = inserted_id(cursor)
             self.summary.new += 1
         self._add_source(message_id, message.headers, b"" if charset else message.body, charset)
         return message_id

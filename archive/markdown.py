@@ -142,7 +142,7 @@ def _unwrap_google_redirect(url: str) -> str:
     host = (parts.hostname or "").lower()
     if host in ("www.google.com", "google.com") and parts.path == "/url":
         query = parse_qs(parts.query)
-        target = (query.get("q") or query.get("url") or [None])[0]
+        target = (query.get("q") or query.get("url") or [""])[0]
         if target and urlsplit(target).scheme.lower() in ("http", "https"):
             return target
     return url

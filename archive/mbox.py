@@ -23,7 +23,7 @@ from email import charset as email_charset
 from email.generator import BytesGenerator
 from email.header import Header
 from email.mime.multipart import MIMEMultipart
-from email.mime.text import MIMEText
+from email.mime.nonmultipart import MIMENonMultipart
 from email.policy import compat32
 from email.utils import format_datetime, formataddr
 from io import BytesIO
@@ -157,6 +157,14 @@ def _header(value: str) -> str | Header:
     return value if value.isascii() else Header(value, "utf-8")
 
 
+def _text_part(text: str, subtype: str) -> MIMENonMultipart:
+    """A text/``subtype`` part in UTF-8, quoted-printable: what ``MIMEText(text, subtype,
+    _UTF8_QP)`` builds, written out because MIMEText is typed to take a charset's name."""
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part.set_payload(text, _UTF8_QP)
+    return part
+
+
 def _built(row: dict[str, Any], root_id: str | None) -> bytes:
     text = row["body_text"] or ""
     html = decode_body(row["body_html"])
@@ -166,16 +174,17 @@ def _built(row: dict[str, Any], root_id: str | None) -> bytes:
             "=_"
             + hashlib.blake2b(repr(row["id"]).encode() + html.encode(), digest_size=12).hexdigest()
         )
-        msg: MIMEMultipart | MIMEText = MIMEMultipart("alternative", boundary=boundary)
-        msg.attach(MIMEText(text, "plain", _UTF8_QP))
-        msg.attach(MIMEText(html, "html", _UTF8_QP))
+        msg: MIMEMultipart | MIMENonMultipart = MIMEMultipart("alternative", boundary=boundary)
+        msg.attach(_text_part(text, "plain"))
+        msg.attach(_text_part(html, "html"))
     else:
-        msg = MIMEText(text, "plain", _UTF8_QP)
+        msg = _text_part(text, "plain")
     author = _clean(row["author"] or "")
     address = _clean(row["masked_address"] or "")
-    msg["From"] = formataddr((author, address), "utf-8") if address else _header(author)
+    # typeshed types a header value as str; the compat32 policy takes a Header too.
+    msg["From"] = formataddr((author, address), "utf-8") if address else _header(author)  # type: ignore[assignment]
     msg["Date"] = format_datetime(parse_utc(row["posted_at"]).astimezone(UTC))
-    msg["Subject"] = _header(row["subject"] or "")
+    msg["Subject"] = _header(row["subject"] or "")  # type: ignore[assignment]
     message_id = row["rfc822_id"] or synthetic_message_id(row)
     msg["Message-ID"] = f"<{message_id}>"
     if root_id and root_id != message_id:

@@ -467,7 +467,7 @@ class _Parser:
         return node
 
     def parse_and(self) -> Node:
-        nodes = []
+        nodes: list[Node] = []
         while (token := self.peek()) is not None and token.kind != "RPAREN":
             if token.kind == "AND":
                 self.take()

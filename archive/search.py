@@ -309,8 +309,7 @@ class _Compiler:
         if isinstance(node, Term):
             return None if node.needles or node.substring else _term_fts(node)
         if isinstance(node, Or):
-            parts = [self.pure(child) for child in node.nodes]
-            return None if None in parts else "(" + " OR ".join(parts) + ")"
+            return _any_of([self.pure(child) for child in node.nodes])
         if isinstance(node, And):
             positives, negatives = [], []
             for child in node.nodes:
@@ -337,8 +336,7 @@ class _Compiler:
         if isinstance(node, Term):
             return None if node.substring else _term_fts(node)
         if isinstance(node, Or):
-            parts = [self.need(child) for child in node.nodes]
-            return None if None in parts else "(" + " OR ".join(parts) + ")"
+            return _any_of([self.need(child) for child in node.nodes])
         if isinstance(node, And):
             parts = [p for p in (self.need(child) for child in node.nodes) if p]
             return "(" + " AND ".join(parts) + ")" if parts else None
@@ -503,11 +501,19 @@ def _narrower(a: DateRange | None, b: DateRange) -> DateRange:
     return DateRange(max(starts) if starts else None, min(ends) if ends else None)
 
 
+def _any_of(parts: list[str | None]) -> str | None:
+    """FTS5's OR of ``parts``; None when one of them has no FTS5 expression."""
+    known = [part for part in parts if part is not None]
+    return "(" + " OR ".join(known) + ")" if len(known) == len(parts) else None
+
+
 def _group_filter(compiler: _Compiler, node: Node) -> list[str]:
     """The keys of ``group:G`` or ``group:G OR group:H`` (as --group makes), else none."""
     fields = node.nodes if isinstance(node, Or) else (node,)
     if all(isinstance(f, Field) and f.name == "group" for f in fields):
-        return [key for f in fields for key in compiler.group_keys(f.value)]
+        return [
+            key for f in fields if isinstance(f, Field) for key in compiler.group_keys(f.value)
+        ]
     return []
 
 
@@ -684,9 +690,7 @@ def _ranked_ids(
         ids = [row[0] for row in batch]
         if dates_later:
             ids = _passing_residual(conn, plan, ids)
-        if plan.needles:
-            ids = _passing_needles(conn, ids, plan.needles)
-        passed = set(ids)
+        passed = _passing_needles(conn, ids, plan.needles) if plan.needles else set(ids)
         kept += [row for row in batch if row[0] in passed]
     cursor.close()
     return kept[offset:wanted]
@@ -959,7 +963,8 @@ def _newest_end(
     """Which end of the rowids holds the newest messages: "DESC", "ASC", or None for
     neither. Within ``bounds`` (a date range's band), those of the range; otherwise
     those of the archive, which also orders the messages of any date range."""
-    dated, params = "1", []
+    dated = "1"
+    params: list[str] = []
     if plan.dates is not None and bounds is not None:
         dated, params = _in_dates(plan.dates)
     newest = [

@@ -27,9 +27,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from datasette import hookimpl
-from datasette.app import Datasette
-from datasette.plugins import pm
+# Datasette ships neither type hints nor a py.typed marker.
+from datasette import hookimpl  # type: ignore[import-untyped]
+from datasette.app import Datasette  # type: ignore[import-untyped]
+from datasette.plugins import pm  # type: ignore[import-untyped]
 from markupsafe import Markup, escape
 
 from archive.db import Archive, decode_body

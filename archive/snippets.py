@@ -123,7 +123,7 @@ def excerpt(
     inert (no control characters, one line): a snippet is for reading.
     """
     first = _first_match(body, regex, scans) if regex is not None else None
-    if first is None:
+    if first is None or regex is None:
         return _opening(body, words, more)
     start, end = _window(body, first.start(), first.end(), words)
     pieces: list[str] = []

@@ -798,7 +798,7 @@ def _walk_group(
         if stopped_early:
             break
         last_page = page
-    if group is None:  # the crawler yields the first page or raises; keep mypy honest
+    if group is None or last_page is None:  # the crawler yields a first page or raises
         return
     total = group.total_topics
     if not stopped_early and last_page.source != "json" and total and len(seen) < total:

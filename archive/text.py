@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, cast
 
 from archive.content import (
     DROPPED_WITH_CONTENT,
@@ -22,6 +24,9 @@ from archive.content import (
     normalize_subject,
     strip_list_tags,
 )
+
+if TYPE_CHECKING:
+    from lxml.etree import _Element
 
 __all__ = [
     "fingerprint",
@@ -251,7 +256,7 @@ class _TextWriter:
             self.lines.append(" ".join(">" * self.quote_depth))
 
     # tree walk --------------------------------------------------------------
-    def walk(self, root) -> None:
+    def walk(self, root: _Element) -> None:
         # A stack of the open elements' child iterators, not recursion: quotes of
         # quotes can nest past Python's limit. A leaf never goes on the stack. The
         # inside of a <pre> is left to _walk_preformatted, so every text this loop
@@ -261,8 +266,8 @@ class _TextWriter:
         append = buffer.append
         end_line = self.end_line
         lines = self.lines
-        stack: list[tuple[object, object, int, bool]] = []
-        children = iter((root,))
+        stack: list[tuple[Iterator[_Element], _Element, int, bool]] = []
+        children: Iterator[_Element] = iter((root,))
         while True:
             for el in children:
                 tag = el.tag
@@ -307,7 +312,8 @@ class _TextWriter:
                     children = iter(el)
                     break
                 elif kind == _OTHER:
-                    paragraph = self.open(tag.lower())
+                    # _kind gives _OTHER to named elements only: the tag is a str.
+                    paragraph = self.open(cast(str, tag).lower())
                     text = el.text
                     if text:
                         append(text)
@@ -336,19 +342,19 @@ class _TextWriter:
                         end_line()
                     self.bullet = None
                 elif kind == _OTHER:
-                    self.close(el.tag.lower(), paragraph)
+                    self.close(cast(str, el.tag).lower(), paragraph)
                 tail = el.tail
                 if tail:
                     append(tail)
 
-    def _walk_preformatted(self, pre) -> None:
+    def _walk_preformatted(self, pre: _Element) -> None:
         """The text and descendants of a <pre>, every text through :meth:`text`.
 
         Inside a <pre> each newline of a text ends a line, so no shortcut applies; a
         <pre> is rare enough for the plain walk.
         """
         self.text(pre.text)
-        stack: list[tuple[object, str | None, bool]] = [
+        stack: list[tuple[_Element, str | None, bool]] = [
             (child, None, False) for child in reversed(pre)
         ]
         while stack:
@@ -369,7 +375,7 @@ class _TextWriter:
                 self.blank_line()
                 self.text(el.tail)
                 continue
-            tag = el.tag.lower()
+            tag = cast(str, el.tag).lower()  # comments were _DROPPED above
             paragraph = self.open(tag)
             self.text(el.text)
             stack.append((el, tag, paragraph))

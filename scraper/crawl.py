@@ -12,6 +12,7 @@ reply is saved so that a bug report can carry it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
@@ -26,7 +27,16 @@ from urllib.parse import urlsplit
 from scraper import pages
 from scraper.errors import LayoutChanged, ListarchiveError, RedirectedAway, RpcError, ThreadGone
 from scraper.http import Fetcher, Page
-from scraper.models import Group, GroupRef, PageTokens, Thread, ThreadRef, Topic, TopicPage
+from scraper.models import (
+    Group,
+    GroupRef,
+    Message,
+    PageTokens,
+    Thread,
+    ThreadRef,
+    Topic,
+    TopicPage,
+)
 
 __all__ = [
     "Crawler",
@@ -101,7 +111,7 @@ class Crawler:
         yield first
         group, tokens = first.group, first.tokens
         token, topics = first.next_token, first.topics
-        restart = not token and topics and _has_more(first)
+        restart = bool(not token and topics and _has_more(first))
         if restart:
             log.warning(
                 "%s: the group page has no topic-list JSON (read from its HTML); "
@@ -256,7 +266,7 @@ class Crawler:
         source shows one. A reply without it ends the walk, and the count decides
         whether the thread is complete.
         """
-        messages: dict[str, object] = {}
+        messages: dict[str, Message] = {}
         deleted: set[str] = set()
         token: str | None = None
         first: Thread | None = None
@@ -265,7 +275,7 @@ class Crawler:
                                                         THREAD_PAGE_SIZE, token)}
             reply = self._post_rpc(ref.group, THREAD_RPC, data, PageTokens())
             part, next_token = self._parse(
-                reply, lambda reply=reply: pages.parse_thread_rpc(reply.content, ref, url=reply.url)
+                reply, functools.partial(pages.parse_thread_rpc, reply.content, ref, url=reply.url)
             )
             first = first or part
             for message in part.messages:

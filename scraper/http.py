@@ -71,7 +71,7 @@ _ACCEPT_ENCODING = "gzip, deflate"
 _DECODE_STEP = 256 * 1024
 _MIN_SOCKET_TIMEOUT = 0.001  # 0 would make a socket non-blocking, not "time is up"
 
-_CANONICAL_HOST = urlsplit(CANONICAL_ORIGIN).hostname
+_CANONICAL_HOST = urlsplit(CANONICAL_ORIGIN).netloc  # no port, no user
 _PERMISSION_TEXT = b"You don't have permission to access this content"
 _PERMISSION_TEXT_HTML = b"You don&#39;t have permission to access this content"
 _CONSENT_TITLE = b"Before you continue to Google"
@@ -571,7 +571,7 @@ def _bound_by_deadline(client: httpx.Client, deadline_at: Callable[[], float | N
     """
     pool = getattr(getattr(client, "_transport", None), "_pool", None)
     inner = getattr(pool, "_network_backend", None)
-    if inner is None:
+    if pool is None or inner is None:
         log.debug("cannot bound socket waits by the request deadline with this httpx")
         return
     pool._network_backend = _DeadlineBackend(inner, deadline_at)

@@ -155,7 +155,8 @@ def rpc_payload(body: str, rpc_id: str, url: str | None = None) -> Any:
     values = []
     position = 0
     while True:
-        position = _CHUNK_GAP.match(text, position).end()
+        gap = _CHUNK_GAP.match(text, position)  # it matches the empty string too
+        position = gap.end() if gap else position
         if position >= len(text):
             break
         if text[position] != "[":
@@ -228,7 +229,7 @@ def json_int(value: Any, *, minimum: int = 0, maximum: int = SQLITE_MAX_INT) -> 
     return value if minimum <= value <= maximum else None
 
 
-def build_batchexecute_request(group_email: str, token: str, page_size: int = 30) -> str:
+def build_batchexecute_request(group_email: str, token: str | None, page_size: int = 30) -> str:
     """The ``f.req`` form value asking for the topic-list page after ``token``."""
     arguments = json.dumps([group_email, page_size, token, [], 2], separators=(",", ":"))
     return json.dumps([[[RPC_TOPIC_LIST, arguments, None, "generic"]]], separators=(",", ":"))

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import TypeAlias
 
 import lxml.html
 from lxml import etree
@@ -27,7 +28,7 @@ MASKED_ADDRESS_RE = re.compile(r"[\w.+-]+\.\.\.@[\w-]+(?:\.[\w-]+)+")
 _SPACE = re.compile(r"\s+")
 _NOT_TEXT = {"script", "style", "noscript", "template"}
 
-Element = lxml.html.HtmlElement
+Element: TypeAlias = lxml.html.HtmlElement
 
 
 def find_masked_addresses(text: str) -> list[str]:
@@ -56,10 +57,15 @@ def _xpath(expression: str) -> etree.XPath:
 def first_match(root: Element, expressions: tuple[str, ...]) -> list[Element]:
     """The elements found by the first expression that finds any."""
     for expression in expressions:
-        found = [el for el in _xpath(expression)(root) if isinstance(el, etree.ElementBase)]
+        found = _elements(_xpath(expression)(root))
         if found:
             return found
     return []
+
+
+def _elements(found: object) -> list[Element]:
+    """The elements among what an XPath expression found (not its text or attributes)."""
+    return [el for el in found if isinstance(el, Element)] if isinstance(found, list) else []
 
 
 def text_of(element: Element | None) -> str:
@@ -76,11 +82,11 @@ def inner_html(element: Element) -> str:
 
 def texts_outside(root: Element, excluded: Element | None) -> Iterator[str]:
     """The text pieces under ``root`` that are not inside ``excluded`` (nor scripts)."""
-    skipped = set(excluded.iter()) if excluded is not None else set()
+    skipped: set[Element] = set(excluded.iter()) if excluded is not None else set()
     for element in root.iter():
         if element in skipped:
-            if element is excluded and element.tail:
-                yield element.tail
+            if excluded is not None and element is excluded and excluded.tail:
+                yield excluded.tail
             continue
         if isinstance(element.tag, str) and element.tag not in _NOT_TEXT and element.text:
             yield element.text
@@ -156,7 +162,7 @@ def _topic_row(row: Element, now: datetime) -> DomTopic | None:
         subject = label[len(SELECTORS.row_label_prefix) :].strip()
     if not subject:
         subject = next(filter(None, map(text_of, first_match(row, SELECTORS.topic_titles))), "")
-    link_texts = _pieces(link) if link is not None else []
+    link_texts: list[str] = _pieces(link) if link is not None else []
     if not subject and link_texts:
         subject = link_texts[0]
 
@@ -300,7 +306,7 @@ def section_masked_address(section: Element, author: str) -> str | None:
     header = headings[0].getparent()
     if header is None or header is section:
         return None
-    links = _xpath(SELECTORS.masked_links)(header)
+    links = _elements(_xpath(SELECTORS.masked_links)(header))
     body = section_body(section) if links else None
     for link in links:
         if body is not None and (link is body or body in link.iterancestors()):

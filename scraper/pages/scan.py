@@ -306,7 +306,7 @@ def _author_address(text: str, start: int) -> tuple[str | None, int]:
         if not empty:
             open_elements.append(index)
 
-    if heading is None:
+    if heading is None or header is None:  # set together
         raise _Unsure  # lxml would look further: an h3 in the body, or the class
     for anchor in anchors:
         _, parent, inner_start, inner_end = elements[anchor]
