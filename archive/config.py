@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from scraper.errors import EXIT_USAGE, BadURL, ListarchiveError
+from scraper.errors import BadURL, ConfigError, ListarchiveError
 
 if TYPE_CHECKING:
     from scraper.models import GroupRef, ThreadRef
@@ -63,12 +63,6 @@ MAX_DELAY = 86400.0
 
 _TOP_KEYS = {"db", "delay", "cookies", "base_url", "groups"}
 _GROUP_KEYS = {"url", "full", "delay"}
-
-
-class ConfigError(ListarchiveError):
-    """The configuration file is missing, unreadable or not what listarchive expects."""
-
-    exit_code = EXIT_USAGE
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ from scraper.errors import (
     AccessDenied,
     ArchiveError,
     FetchError,
+    Interrupted,
     LayoutChanged,
     ListarchiveError,
     NotFound,
@@ -82,12 +83,6 @@ MAX_FAILED_THREADS_IN_A_ROW = 3
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-class Interrupted(ListarchiveError):
-    """The run was asked to stop (Ctrl-C, SIGTERM) and stopped between threads."""
-
-    exit_code = EXIT_INTERRUPTED
 
 
 class _GroupStopped(Exception):

@@ -25,7 +25,14 @@ from typing import TypeVar
 from urllib.parse import urlsplit
 
 from scraper import pages
-from scraper.errors import LayoutChanged, ListarchiveError, RedirectedAway, RpcError, ThreadGone
+from scraper.errors import (
+    LayoutChanged,
+    ListarchiveError,
+    ParserBug,
+    RedirectedAway,
+    RpcError,
+    ThreadGone,
+)
 from scraper.http import Fetcher, Page
 from scraper.models import (
     Group,
@@ -323,22 +330,28 @@ class Crawler:
         except Exception as err:
             # The parser met a shape it did not check for (or data nested deeper than
             # the decoder goes): the page is kept, as for a layout change.
+            # Whether Google changed the page is unknown: the failure is ours to fix.
             detail = " ".join(str(err).split())[:200] or "no detail"
             raise self._report(
-                page, f"could not parse {page.url} ({type(err).__name__}: {detail})"
+                page,
+                f"could not parse {page.url} ({type(err).__name__}: {detail}), a bug in "
+                "listarchive rather than a sign that Google changed its pages",
+                ParserBug,
             ) from err
 
-    def _report(self, page: Page, message: str) -> LayoutChanged:
+    def _report(
+        self, page: Page, message: str, kind: type[LayoutChanged] = LayoutChanged
+    ) -> LayoutChanged:
         """Save the page for a bug report; return the error to raise, naming the file."""
         message = " ".join(message.split()).rstrip(".")
         try:
             path = save_page_for_report(page, self.report_dir)
         except OSError as err:
-            return LayoutChanged(
+            return kind(
                 f"{message}; could not save the page for a bug report: {err.strerror or err}",
                 url=page.url,
             )
-        return LayoutChanged(
+        return kind(
             f"{message}; page saved to {path}; please attach it to a bug report",
             url=page.url,
             saved_to=str(path),

@@ -110,6 +110,17 @@ class LayoutChanged(ListarchiveError):
         self.saved_to = saved_to
 
 
+class ParserBug(LayoutChanged):
+    """Our own reading of a page failed (an IndexError, a KeyError... in listarchive's
+    code), so it is a bug to report, whatever Google did or did not change.
+
+    Sync treats it as a layout change of one page (the page is saved, the thread is
+    skipped); alone it exits 1, the code of a bug, not 8.
+    """
+
+    exit_code = EXIT_ERROR
+
+
 class ArchiveLocked(ListarchiveError):
     exit_code = EXIT_LOCKED
 
@@ -132,6 +143,18 @@ class DiskFull(ArchiveError):
             f"no space left to write {path}: the disk (or your quota) is full; free some "
             f"space and run again (everything saved before now is kept)"
         )
+
+
+class ConfigError(ListarchiveError):
+    """The configuration file is missing, unreadable or not what listarchive expects."""
+
+    exit_code = EXIT_USAGE
+
+
+class Interrupted(ListarchiveError):
+    """The run was asked to stop (Ctrl-C, SIGTERM) and stopped between threads."""
+
+    exit_code = EXIT_INTERRUPTED
 
 
 class BadQuery(ListarchiveError, ValueError):

@@ -9,7 +9,7 @@ from itertools import islice
 import pytest
 
 from scraper.crawl import BATCHEXECUTE_PATH, Crawler, save_page_for_report
-from scraper.errors import LayoutChanged, NetworkError, RpcError, ThreadGone
+from scraper.errors import LayoutChanged, NetworkError, ParserBug, RpcError, ThreadGone
 from scraper.http import Fetcher, Page
 from scraper.models import GroupRef
 from tests.test_http import FakeTime, Reply, ScriptedServer
@@ -357,6 +357,22 @@ def test_unexpected_parser_failures_are_reported_as_layout_changes(tmp_path):
     assert (tmp_path / info.value.saved_to.rsplit("/", 1)[1]).read_bytes() == page.content
 
 
+def test_a_parser_failure_is_our_bug_and_says_so(tmp_path):
+    # An IndexError in our own code is no evidence that Google changed its pages: the
+    # error says it is a bug, and alone exits 1 (a bug), not 8 (layout changed). Sync
+    # still handles it as one odd page: saved, and the thread skipped.
+    page = Page("https://groups.google.com/g/x/c/T", 200, b"<html>fine</html>", {})
+    crawler = Crawler(fetcher=None, report_dir=tmp_path)
+    with pytest.raises(ParserBug) as info:
+        crawler._parse(page, lambda: {}["missing"])
+    assert isinstance(info.value, LayoutChanged) and info.value.exit_code == 1
+    assert "a bug in listarchive rather than a sign that Google changed" in str(info.value)
+    assert "KeyError" in str(info.value) and info.value.saved_to
+    with pytest.raises(LayoutChanged) as info:
+        crawler._parse(page, lambda: (_ for _ in ()).throw(LayoutChanged("no topic list")))
+    assert type(info.value) is LayoutChanged and info.value.exit_code == 8
+
+
 def test_reports_never_overwrite_each_other(tmp_path):
     page = Page("https://groups.google.com/g/x/c/T", 200, b"one", {})
     first = save_page_for_report(page, tmp_path)
@@ -371,3 +387,13 @@ def test_network_failure_mid_listing_is_a_network_error(crawler, simulator):
     assert len(list(islice(topics, 30))) == 30
     with pytest.raises(NetworkError, match="HTTP 503"):
         next(topics)
+
+
+def test_one_error_tree():
+    # Every error a command reports, with its exit code, is defined in scraper.errors;
+    # the modules that raise them import them from there.
+    from archive import config, sync
+    from scraper import errors
+
+    assert config.ConfigError is errors.ConfigError and errors.ConfigError.exit_code == 2
+    assert sync.Interrupted is errors.Interrupted and errors.Interrupted.exit_code == 130
