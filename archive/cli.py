@@ -238,10 +238,10 @@ def sync_command(
     import signal
     import threading
 
+    from archive.progress import TerminalProgress
     from archive.report import describe_changes
     from archive.sync import (
         SyncTarget,
-        TerminalProgress,
         interruptible_sleep,
         sync_groups,
         targets_from_urls,
@@ -612,7 +612,8 @@ def inspect_command(
     """
     import json
 
-    from archive.inspect import format_inspection, inspect_url
+    from archive.render import format_inspection
+    from scraper.inspect import inspect_url
 
     chosen = settings(config_file, base_url=base_url, delay=delay, cookies=cookies_file)
     result = inspect_url(

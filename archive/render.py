@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Palette",
+    "format_inspection",
     "csv_cell",
     "display_width",
     "fit",
@@ -572,3 +573,76 @@ def wrap(text: str, width: int) -> str:
         )
         out += pieces or [line]
     return "\n".join(out)
+
+
+# ---------------------------------------------------------------- the inspect command
+
+
+def format_inspection(result: dict[str, Any]) -> str:
+    """The human-readable report of :func:`scraper.inspect.inspect_url`."""
+    group = result["group"]
+    title = inert(group.get("title") or "")
+    group_line = inert(group["email"]) + (f"  ({title})" if title else "")
+    lines: list[str] = []
+    if result["kind"] == "group":
+        total = group.get("total_topics")
+        of_total = f" of {total}" if total is not None else ""
+        lines += [
+            f"Group      {group_line}",
+            f"URL        {inert(result['url'])}",
+            f"Parsed by  {_parser_layer(result['source'])}",
+            f"Topics     {result['topic_count']} on the first page{of_total}; "
+            f"more pages: {'yes' if result['has_more'] else 'no'}",
+            "",
+        ]
+        for topic in result["topics"]:
+            when = _short_moment(topic["last_activity_at"])
+            count = topic["message_count"]
+            count_text = f"{count:>3} msg{'s' if count != 1 else ' '}" if count else "   ? msgs"
+            lines.append(
+                f"  {when}  {count_text}  {inert(topic['id'])}  {inert(topic['subject'] or '')}"
+            )
+    else:
+        expected = result["expected_count"]
+        count = result["message_count"]
+        messages_line = f"{count}"
+        if expected is not None and expected != count:
+            messages_line += f" of {expected}"
+        if not result["complete"]:
+            messages_line += " (incomplete: not every message could be read)"
+        lines += [
+            f"Thread     {inert(result['subject'] or '')}",
+            f"URL        {inert(result['url'])}",
+            f"Group      {group_line}",
+            f"Parsed by  {_parser_layer(result['source'])}",
+            f"Messages   {messages_line}",
+            "",
+        ]
+        for n, message in enumerate(result["messages"], 1):
+            marker = "*" if message["id"] == result.get("message_id") else " "
+            masked = inert(message["masked_address"] or "")
+            address = f" <{masked}>" if masked else ""
+            attachments = len(message["attachments"])
+            extra = f", {attachments} attachment{'s' if attachments != 1 else ''}" \
+                if attachments else ""
+            lines.append(
+                f"{marker}{n:>4}. {_short_moment(message['posted_at'])}  {inert(message['id'])}  "
+                f"{inert(message['author'] or '')}{address}  "
+                f"({len(message['body_html'])} chars{extra})"
+            )
+    lines.append("")
+    lines.append(f"Times are UTC. {result['requests']} request(s); nothing was stored.")
+    return "\n".join(lines)
+
+
+def _parser_layer(source: str) -> str:
+    names = {"json": "embedded JSON (AF_initDataCallback)", "dom": "DOM fallback (HTML)"}
+    return names.get(source, source)
+
+
+def _short_moment(iso: str | None) -> str:
+    if not iso:
+        return "????-??-?? ??:??"
+    from datetime import datetime
+
+    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")

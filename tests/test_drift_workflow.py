@@ -23,7 +23,7 @@ import yaml
 from click.testing import CliRunner
 
 from archive.cli import cli
-from archive.inspect import inspect_url
+from scraper.inspect import inspect_url
 from scraper.models import ThreadRef
 from scraper.urls import parse_url
 from tests.simulator import GroupsState, Simulator

@@ -12,7 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from archive.cli import cli
-from archive.inspect import format_inspection, inspect_url
+from archive.render import format_inspection
+from scraper.inspect import inspect_url
 
 ANNOUNCE_URL = "https://groups.google.com/g/demo-announce"
 

@@ -22,6 +22,7 @@ from click.testing import CliRunner
 
 from archive.cli import cli
 from archive.db import Archive
+from archive.progress import TerminalProgress
 from archive.render import (
     HIT_CSV_COLUMNS,
     THREAD_CSV_COLUMNS,
@@ -31,7 +32,7 @@ from archive.render import (
     json_line,
     print_results,
 )
-from archive.sync import GroupResult, TerminalProgress
+from archive.sync import GroupResult
 from scraper.models import Group, GroupRef, Message, Thread
 from tests.simulator import GroupsState, Simulator
 

@@ -15,7 +15,8 @@ import pytest
 
 from archive.db import Archive
 from archive.export import render_thread_text, thread_to_markdown
-from archive.sync import TerminalProgress, sync_groups, targets_from_urls
+from archive.progress import TerminalProgress
+from archive.sync import sync_groups, targets_from_urls
 from scraper.crawl import Crawler
 from scraper.errors import EXIT_LAYOUT_CHANGED, EXIT_OK, EXIT_PARTIAL, RedirectedAway
 from scraper.http import Fetcher

@@ -1,7 +1,8 @@
-"""``listarchive inspect``: fetch one group page or thread and show what was parsed.
+"""``listarchive inspect``: fetch one group page or thread and return what was parsed.
 
-Nothing is stored. The point is diagnosis: does the URL resolve, does the page
-parse, and which layer of the parser (embedded JSON or DOM) produced the data.
+Nothing is stored; :func:`archive.render.format_inspection` writes the report. The point
+is diagnosis: does the URL resolve, does the page parse, and which layer of the parser
+(embedded JSON or DOM) produced the data.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from scraper.http import Fetcher
 from scraper.models import Group, Message, Thread, ThreadRef, Topic, TopicPage
 from scraper.urls import parse_url
 
-__all__ = ["inspect_url", "format_inspection"]
+__all__ = ["inspect_url"]
 
 
 def inspect_url(
@@ -126,73 +127,3 @@ def _thread_dict(thread: Thread) -> dict[str, Any]:
         "complete": thread.complete,
         "messages": [_message_dict(message) for message in thread.messages],
     }
-
-
-def format_inspection(result: dict[str, Any]) -> str:
-    """The human-readable report of :func:`inspect_url`."""
-    from archive.render import inert
-
-    group = result["group"]
-    title = inert(group.get("title") or "")
-    group_line = inert(group["email"]) + (f"  ({title})" if title else "")
-    lines: list[str] = []
-    if result["kind"] == "group":
-        total = group.get("total_topics")
-        of_total = f" of {total}" if total is not None else ""
-        lines += [
-            f"Group      {group_line}",
-            f"URL        {inert(result['url'])}",
-            f"Parsed by  {_layer(result['source'])}",
-            f"Topics     {result['topic_count']} on the first page{of_total}; "
-            f"more pages: {'yes' if result['has_more'] else 'no'}",
-            "",
-        ]
-        for topic in result["topics"]:
-            when = _short(topic["last_activity_at"])
-            count = topic["message_count"]
-            count_text = f"{count:>3} msg{'s' if count != 1 else ' '}" if count else "   ? msgs"
-            lines.append(
-                f"  {when}  {count_text}  {inert(topic['id'])}  {inert(topic['subject'] or '')}"
-            )
-    else:
-        expected = result["expected_count"]
-        count = result["message_count"]
-        messages_line = f"{count}"
-        if expected is not None and expected != count:
-            messages_line += f" of {expected}"
-        if not result["complete"]:
-            messages_line += " (incomplete: not every message could be read)"
-        lines += [
-            f"Thread     {inert(result['subject'] or '')}",
-            f"URL        {inert(result['url'])}",
-            f"Group      {group_line}",
-            f"Parsed by  {_layer(result['source'])}",
-            f"Messages   {messages_line}",
-            "",
-        ]
-        for n, message in enumerate(result["messages"], 1):
-            marker = "*" if message["id"] == result.get("message_id") else " "
-            masked = inert(message["masked_address"] or "")
-            address = f" <{masked}>" if masked else ""
-            attachments = len(message["attachments"])
-            extra = f", {attachments} attachment{'s' if attachments != 1 else ''}" \
-                if attachments else ""
-            lines.append(
-                f"{marker}{n:>4}. {_short(message['posted_at'])}  {inert(message['id'])}  "
-                f"{inert(message['author'] or '')}{address}  "
-                f"({len(message['body_html'])} chars{extra})"
-            )
-    lines.append("")
-    lines.append(f"Times are UTC. {result['requests']} request(s); nothing was stored.")
-    return "\n".join(lines)
-
-
-def _layer(source: str) -> str:
-    names = {"json": "embedded JSON (AF_initDataCallback)", "dom": "DOM fallback (HTML)"}
-    return names.get(source, source)
-
-
-def _short(iso: str | None) -> str:
-    if not iso:
-        return "????-??-?? ??:??"
-    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
