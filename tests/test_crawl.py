@@ -12,7 +12,7 @@ from scraper.crawl import BATCHEXECUTE_PATH, Crawler, save_page_for_report
 from scraper.errors import LayoutChanged, NetworkError, ParserBug, RpcError, ThreadGone
 from scraper.http import Fetcher, Page
 from scraper.models import GroupRef
-from tests.test_http import FakeTime, Reply, ScriptedServer
+from tests.helpers.http import FakeTime, Reply, ScriptedServer
 
 ANNOUNCE = GroupRef("demo-announce")
 DEV = GroupRef("dev", "example.org")

@@ -24,8 +24,8 @@ from scraper.crawl import Crawler
 from scraper.errors import EXIT_DISK_FULL, ArchiveError, DiskFull
 from scraper.http import Fetcher
 from scraper.models import GroupRef
+from tests.helpers.sync import add_small_group, archived_ids, assert_archived_exactly_once
 from tests.simulator import GroupsState, Simulator
-from tests.test_sync import add_small_group, archived_ids, assert_archived_exactly_once
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 BIG_BODY = '<div dir="ltr">' + " ".join(f"word{n}" for n in range(4000)) + "</div>"

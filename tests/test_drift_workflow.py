@@ -26,8 +26,8 @@ from archive.cli import cli
 from scraper.inspect import inspect_url
 from scraper.models import ThreadRef
 from scraper.urls import parse_url
+from tests.helpers.sync import add_small_group
 from tests.simulator import GroupsState, Simulator
-from tests.test_sync import add_small_group
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "drift.yml"

@@ -37,8 +37,8 @@ from archive.export import (
 )
 from scraper.errors import BadURL, NotFound
 from scraper.models import Attachment, Group, GroupRef, Message, Thread
+from tests.helpers.bodies import ANNOUNCEMENT, ANNOUNCEMENT_MARKDOWN, FOOTER
 from tests.simulator import GroupsState, Simulator
-from tests.test_markdown import ANNOUNCEMENT, ANNOUNCEMENT_MARKDOWN, FOOTER
 
 REPO = Path(__file__).resolve().parents[1]
 T0 = datetime(2024, 1, 8, 9, 0, tzinfo=UTC)

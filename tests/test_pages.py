@@ -13,8 +13,7 @@ import json
 import random
 import re
 from datetime import UTC, datetime
-from html import escape, unescape
-from pathlib import Path
+from html import unescape
 
 import pytest
 
@@ -38,11 +37,18 @@ from scraper.pages import (
 )
 from scraper.pages.blocks import init_data_blocks
 from tests import scan_reference
+from tests.helpers.pages import (
+    NEURO,
+    NEURO_EMAIL,
+    neuro_thread_page,
+    neuro_topics,
+    page_with,
+)
+from tests.helpers.shared import FIXTURES, fixture
 from tests.simulator import GroupsState, Site
 from tests.simulator.demo import populate as populate_demo
 from tests.simulator.render import Variant
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "google-groups"
 GROUP = GroupRef("examplegroup")
 THREAD = GROUP.thread("KWekwiRSa2I")
 GROUP_URL = "https://groups.google.com/g/examplegroup"
@@ -53,13 +59,6 @@ NOW = datetime(2024, 1, 2, 12, 0, tzinfo=UTC)
 
 def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
-
-
-def fixture(*parts: str) -> str:
-    path = FIXTURES.joinpath(*parts)
-    if not path.is_file():
-        pytest.skip(f"fixture {'/'.join(parts)} not available")
-    return path.read_bytes().decode("utf-8", errors="replace")
 
 
 def topic_list_html() -> str:
@@ -738,56 +737,6 @@ def test_truncated_page_is_not_read_as_a_short_thread():
 
 
 # Pages built around real data: systems-neuro-scrape ---------------------------------------
-
-NEURO_EMAIL = "systems-neuroscience@googlegroups.com"
-NEURO = GroupRef("systems-neuroscience")
-
-
-def neuro_topics() -> list[dict]:
-    return json.loads(fixture("new-ui-derived", "systems-neuro-scrape_messages-2025-04.json"))[
-        "topics"
-    ]
-
-
-def iso_epoch(text: str) -> int:
-    return int(datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp())
-
-
-def page_with(data, rpc: str, key: str, title: str) -> str:
-    """A page in the served shape: Google escapes "<" inside its script JSON."""
-    blob = json.dumps(data).replace("<", "\\u003c")
-    return (
-        f"<!doctype html><html><head><title>{escape(title)}</title></head><body>"
-        "<h2>systems-neuroscience</h2>"
-        f"<script>AF_initDataCallback({{key: '{key}', hash: '1', data:{blob}, "
-        "sideChannel: {}});</script>"
-        f"<script>var AF_dataServiceRequests = {{'{key}' : {{id:'{rpc}',request:[]}}}};</script>"
-        "</body></html>"
-    )
-
-
-def neuro_thread_page(topic_id: str, subject: str, count: int, messages: list[dict]) -> str:
-    elements = [
-        [
-            [
-                [
-                    "1",
-                    m["id"],
-                    [[m["author"], None, None, m["author_id"]]],
-                    0,
-                    None,
-                    m["title"],
-                    m["body_text"][:100],
-                    [iso_epoch(m["updated"]), 0],
-                    [m["created_ts"], 0],
-                ],
-                [2, [[1, [None, m["body_html"]]]]],
-            ]
-        ]
-        for m in messages
-    ]
-    data = [["1", NEURO_EMAIL], ["1", topic_id, subject, None, None, None, count], elements]
-    return page_with(data, "H08Fi", "ds:5", subject)
 
 
 def test_real_threads_round_trip():

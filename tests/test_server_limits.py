@@ -28,9 +28,9 @@ from scraper.errors import (
 )
 from scraper.http import DEFAULT_MAX_BODY_BYTES, Fetcher, Page, _Body
 from scraper.models import GroupRef
+from tests.helpers.sync import add_small_group, archived_ids, assert_archived_exactly_once
 from tests.simulator import GroupsState, Simulator
 from tests.simulator.server import gzip_bomb
-from tests.test_sync import add_small_group, archived_ids, assert_archived_exactly_once
 
 MB = 1024 * 1024
 BATCH = "batchexecute"

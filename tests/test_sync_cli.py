@@ -17,8 +17,7 @@ from click.testing import CliRunner
 
 from archive.cli import cli
 from archive.db import Archive
-from tests.simulator import GroupsState, Simulator
-from tests.test_sync import (
+from tests.helpers.sync import (
     add_small_group,
     assert_archived_exactly_once,
     assert_every_thread_whole,
@@ -26,6 +25,7 @@ from tests.test_sync import (
     make_fetcher,
     run,
 )
+from tests.simulator import GroupsState, Simulator
 
 SMALL = "https://groups.google.com/g/small"
 

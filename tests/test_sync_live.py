@@ -22,8 +22,8 @@ from scraper.errors import EXIT_LAYOUT_CHANGED, EXIT_OK, EXIT_PARTIAL, Redirecte
 from scraper.http import Fetcher
 from scraper.models import GroupRef
 from scraper.pages import parse_group_page, parse_thread_page
+from tests.helpers.pages import NEURO, NEURO_EMAIL, neuro_thread_page, neuro_topics, page_with
 from tests.simulator import GroupsState, Simulator
-from tests.test_pages import NEURO, NEURO_EMAIL, neuro_thread_page, neuro_topics, page_with
 
 T0 = datetime(2022, 7, 27, 10, 0, tzinfo=UTC)
 

@@ -1,0 +1,1 @@
+"""What several test modules share: import from here, not from another test module."""
