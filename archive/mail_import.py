@@ -33,6 +33,7 @@ import sqlite3
 import time
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -161,6 +162,7 @@ class _Rejected:
 
 
 _BATCH_MESSAGES = 128
+_BLOCKS_AHEAD = 4  # blocks deflating at once at most: memory stays bounded
 _QUEUED_BATCHES = 8  # how far reading may run ahead of writing: memory stays bounded
 
 
@@ -273,6 +275,8 @@ class _Writer:
         self.block_rows: list[tuple[int, int, int, int, str | None]] = []
         self.block_parts: list[bytes] = []
         self.block_size = 0
+        self.compressor: ThreadPoolExecutor | None = None
+        self.compressing: list[tuple[Future[bytes], list]] = []
         # Matching scraped copies costs a lookup per message: skip it when the archive
         # holds no message without a Message-ID (none came from Google Groups).
         self.scraped_exist = self.conn.execute(
@@ -291,12 +295,17 @@ class _Writer:
         if self._transaction is None:
             return
         self._flush_block()
+        self._store_blocks()
         self._finish_threads()
         transaction, self._transaction = self._transaction, None
         transaction.__exit__(None, None, None)  # type: ignore[attr-defined]
         self.pending = 0
 
     def close(self) -> None:
+        if self.compressor is not None:
+            self.compressor.shutdown(cancel_futures=True)
+            self.compressor: ThreadPoolExecutor | None = None
+        self.compressing.clear()
         if self._transaction is not None:
             transaction, self._transaction = self._transaction, None
             try:
@@ -395,18 +404,36 @@ class _Writer:
             self._flush_block()
 
     def _flush_block(self) -> None:
+        """Deflate the current block on the compressing thread; stored by :meth:`_store_blocks`.
+
+        zlib lets go of the interpreter while it works, so deflating (a sixth of the
+        writer's time) overlaps the SQL and the parsing of the next messages.
+        """
         if not self.block_rows:
             return
-        data = zlib.compress(b"".join(self.block_parts), 6)
-        block = self.conn.execute("INSERT INTO mail_blocks (data) VALUES (?)", (data,)).lastrowid
-        self.conn.executemany(
-            "INSERT OR REPLACE INTO mail_sources (message_id, block, start, header_length,"
-            " body_length, body_charset) VALUES (?, ?, ?, ?, ?, ?)",
-            [(row[0], block, *row[1:]) for row in self.block_rows],
-        )
-        self.block_rows.clear()
+        if self.compressor is None:
+            self.compressor = ThreadPoolExecutor(1, thread_name_prefix="listarchive-deflate")
+        data = self.compressor.submit(zlib.compress, b"".join(self.block_parts), 6)
+        self.compressing.append((data, self.block_rows))
+        self.block_rows = []
         self.block_parts.clear()
         self.block_size = 0
+        if len(self.compressing) > _BLOCKS_AHEAD:
+            self._store_blocks(len(self.compressing) - _BLOCKS_AHEAD)
+
+    def _store_blocks(self, count: int | None = None) -> None:
+        """Store the oldest ``count`` deflated blocks (all by default), in their order."""
+        done = self.compressing[:count]
+        del self.compressing[:count]
+        for data, rows in done:
+            block = self.conn.execute(
+                "INSERT INTO mail_blocks (data) VALUES (?)", (data.result(),)
+            ).lastrowid
+            self.conn.executemany(
+                "INSERT OR REPLACE INTO mail_sources (message_id, block, start, header_length,"
+                " body_length, body_charset) VALUES (?, ?, ?, ?, ?, ?)",
+                [(row[0], block, *row[1:]) for row in rows],
+            )
 
     # groups and threads ------------------------------------------------------------------
 
