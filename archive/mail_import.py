@@ -162,6 +162,7 @@ class _Rejected:
 
 
 _BATCH_MESSAGES = 128
+_LISTED_IDS = 32  # a message's ids looked up as parameters up to this many
 _BLOCKS_AHEAD = 4  # blocks deflating at once at most: memory stays bounded
 _QUEUED_BATCHES = 8  # how far reading may run ahead of writing: memory stays bounded
 
@@ -467,16 +468,21 @@ class _Writer:
         conn = self.conn
         ids = list(dict.fromkeys([*message.references, message.in_reply_to, message.message_id]))
         ids = [i for i in ids if i]
-        found = sorted(
-            {
-                row[0]
-                for row in conn.execute(
-                    "SELECT thread_id FROM mail_ids WHERE group_key = ?"
-                    " AND rfc822_id IN (SELECT value FROM json_each(?))",
-                    (group, json.dumps(ids)),
-                )
-            }
-        )
+        if len(ids) <= _LISTED_IDS:
+            # A message names a handful of ids: a list of parameters costs less than
+            # encoding them as JSON for json_each, once per message.
+            rows = conn.execute(
+                "SELECT thread_id FROM mail_ids WHERE group_key = ?"
+                f" AND rfc822_id IN ({', '.join('?' * len(ids))})",
+                (group, *ids),
+            )
+        else:  # any number (SQLite bounds the parameters of a statement)
+            rows = conn.execute(
+                "SELECT thread_id FROM mail_ids WHERE group_key = ?"
+                " AND rfc822_id IN (SELECT value FROM json_each(?))",
+                (group, json.dumps(ids)),
+            )
+        found = sorted({row[0] for row in rows})
         base = self.text.normalize_subject(message.subject)
         reply = base.startswith("re: ")
         subject_key = (group, base.removeprefix("re: "))

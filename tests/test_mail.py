@@ -261,6 +261,27 @@ def test_threads_from_references_in_any_order(tmp_path: Path) -> None:
     ]  # fmt: skip
 
 
+def test_a_long_references_header_threads_like_a_short_one(tmp_path: Path) -> None:
+    # Past a few dozen ids the lookup takes another form; both must find the thread.
+    def mail(n: int, references: list[str]) -> bytes:
+        refs = f"References: {' '.join(f'<{r}>' for r in references)}\n" if references else ""
+        return (
+            f"From a@example.org Mon Mar  4 10:0{n}:00 2024\n"
+            f"From: A <a@example.org>\nTo: {DEV}\nList-Id: <dev.lists.example.org>\n"
+            f"Subject: part {n}\nDate: Mon, 4 Mar 2024 10:0{n}:00 +0000\n"
+            f"Message-ID: <m{n}@example.org>\n{refs}\nbody {n}\n\n"
+        ).encode()
+
+    unknown = [f"gone{i}@example.org" for i in range(60)]
+    box = tmp_path / "long.mbox"
+    parent = "m1@example.org"
+    box.write_bytes(mail(1, []) + mail(2, [parent]) + mail(3, [*unknown, parent]))
+    run_import(db := tmp_path / "a.db", box)
+    assert thread_of(db, "m1@example.org") == thread_of(db, "m2@example.org")
+    assert thread_of(db, "m3@example.org") == thread_of(db, "m1@example.org")
+    assert rows(db, "SELECT count(*) FROM mail_ids") == [(63,)]
+
+
 def dump(db: Path) -> list:
     tables = ["groups", "threads", "messages", "postings", "mail_sources", "mail_ids"]
     return [rows(db, f"SELECT * FROM {table} ORDER BY 1") for table in tables]
