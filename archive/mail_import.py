@@ -37,6 +37,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import quote
 
 from archive.db import Archive, encode_body, inserted_id
@@ -130,15 +131,14 @@ def import_mail(
                         on_reject(item.where, item.reason)
                     continue
                 summary.read += 1
-                message, body_text, fingerprint, hint, where = item
-                chosen = message.group or _hint_group(hint) or fallback_group
+                chosen = item.message.group or _hint_group(item.hint) or fallback_group
                 if chosen is None:
                     summary.no_group += 1
                     summary.rejected += 1
                     if on_reject:
-                        on_reject(where, NO_LIST)
+                        on_reject(item.where, NO_LIST)
                     continue
-                writer.add(message, chosen, body_text, fingerprint)
+                writer.add(item, chosen)
             if on_progress:
                 moment = time.monotonic()
                 if moment - last_progress >= progress_every:
@@ -167,9 +167,22 @@ _BLOCKS_AHEAD = 4  # blocks deflating at once at most: memory stays bounded
 _QUEUED_BATCHES = 8  # how far reading may run ahead of writing: memory stays bounded
 
 
+class _Prepared(NamedTuple):
+    """A message as read, with what the writer derives from it alone: worked out while
+    reading, which runs beside the writer (the writer is the slower half)."""
+
+    message: MailMessage
+    body_text: str
+    fingerprint: str
+    hint: str | None  # the group its file names, if any
+    where: str
+    posted_at: str
+    subject_base: str  # the subject normalised, for the threading fallback
+    quoted_id: str  # the Message-ID as it goes into a URL
+
+
 def _batches(paths: list[str | Path]) -> Iterator[list]:
-    """Parsed messages, in batches: (message, body_text, fingerprint, group hint, where)
-    or :class:`_Rejected`."""
+    """Parsed messages, in batches: :class:`_Prepared` or :class:`_Rejected`."""
     batch: list = []
     for source in mail_sources(paths):
         if isinstance(source, BadMail):
@@ -198,12 +211,15 @@ def _prepare(raw: RawMail):
             body_text = text.strip_footer(message.body_text)
         else:
             body_text = text.message_text(message.body_html)
-        fingerprint = text.fingerprint(message.author, message.subject, body_text)
+        return _Prepared(
+            message, body_text, text.fingerprint(message.author, message.subject, body_text),
+            raw.group_hint, raw.where, utc_iso(message.posted_at),
+            text.normalize_subject(message.subject), quote(message.message_id, safe=""),
+        )  # fmt: skip
     except BadMail as err:
         return _Rejected(raw.where, str(err), counted=True)
     except Exception as err:  # hostile input must never stop an import
         return _Rejected(raw.where, f"unreadable ({type(err).__name__}: {err})", counted=True)
-    return message, body_text, fingerprint, raw.group_hint, raw.where
 
 
 class _parallel_batches:  # noqa: N801 - used as a generator function
@@ -316,8 +332,9 @@ class _Writer:
 
     # messages ----------------------------------------------------------------------
 
-    def add(self, message: MailMessage, group: str, body_text: str, fingerprint: str) -> None:
+    def add(self, item: _Prepared, group: str) -> None:
         self._begin()
+        message = item.message
         conn = self.conn
         self._ensure_group(group, message)
         posting = mail_posting_id(message.message_id)
@@ -335,8 +352,8 @@ class _Writer:
             self.summary.added_postings += 1
             message_id = row[0]
         else:
-            message_id = self._store(message, group, body_text, fingerprint)
-        thread_id = self._thread(message, group)
+            message_id = self._store(item, group)
+        thread_id = self._thread(item, group)
         conn.execute(
             """
             INSERT INTO postings (message_id, group_key, thread_id, topic_id,
@@ -344,17 +361,18 @@ class _Writer:
             VALUES (?, ?, ?, (SELECT topic_id FROM threads WHERE id = ?), ?, 0, ?, ?, ?)
             """,
             (message_id, group, thread_id, thread_id, posting,
-             self._url(group, message), self.seen, self.seen),
+             self._url(group, item), self.seen, self.seen),
         )  # fmt: skip
         self.touched.add(thread_id)
         self.pending += 1
         if self.pending >= BATCH:
             self.flush()
 
-    def _store(self, message: MailMessage, group: str, body_text: str, fingerprint: str) -> int:
+    def _store(self, item: _Prepared, group: str) -> int:
         """The row of a message new to the archive by its Message-ID: a matching
         scraped message's, else a new one."""
-        posted_at = utc_iso(message.posted_at)
+        message, body_text, fingerprint = item.message, item.body_text, item.fingerprint
+        posted_at = item.posted_at
         charset = message.body_charset if body_text == message.body_text else None
         mail_values = (
             message.message_id,
@@ -456,16 +474,17 @@ class _Writer:
         self.summary.groups.add(group)
 
     @staticmethod
-    def _url(group: str, message: MailMessage) -> str:
-        quoted = quote(message.message_id, safe="")
+    def _url(group: str, item: _Prepared) -> str:
+        message, quoted = item.message, item.quoted_id
         if message.google_group or group.endswith("@" + _GOOGLE_HOST):
             name, _, domain = group.partition("@")
             prefix = "" if domain == _GOOGLE_HOST else f"/a/{domain}"
             return f"https://groups.google.com{prefix}/d/msgid/{name}/{quoted}"
         return f"mid:{quoted}"
 
-    def _thread(self, message: MailMessage, group: str) -> int:
+    def _thread(self, item: _Prepared, group: str) -> int:
         conn = self.conn
+        message = item.message
         ids = list(dict.fromkeys([*message.references, message.in_reply_to, message.message_id]))
         ids = [i for i in ids if i]
         if len(ids) <= _LISTED_IDS:
@@ -483,7 +502,7 @@ class _Writer:
                 (group, json.dumps(ids)),
             )
         found = sorted({row[0] for row in rows})
-        base = self.text.normalize_subject(message.subject)
+        base = item.subject_base
         reply = base.startswith("re: ")
         subject_key = (group, base.removeprefix("re: "))
         if not found and reply and not message.references and not message.in_reply_to:
@@ -491,7 +510,7 @@ class _Writer:
             if candidate is not None:
                 found = [candidate]
         if not found:
-            thread_id = self._new_thread(message, group)
+            thread_id = self._new_thread(item, group)
         else:
             thread_id = found[0]
             if len(found) > 1:
@@ -506,12 +525,13 @@ class _Writer:
             del self.subjects[next(iter(self.subjects))]
         return thread_id
 
-    def _new_thread(self, message: MailMessage, group: str) -> int:
+    def _new_thread(self, item: _Prepared, group: str) -> int:
+        message = item.message
         digest = hashlib.blake2b(
             f"{group}\0{message.message_id}".encode("utf-8", "surrogatepass"), digest_size=6
         ).hexdigest()
         topic_id = "m" + digest
-        posted = utc_iso(message.posted_at)
+        posted = item.posted_at
         cursor = self.conn.execute(
             """
             INSERT INTO threads (group_key, topic_id, subject, created_at, last_activity_at,
@@ -520,7 +540,7 @@ class _Writer:
             ON CONFLICT (group_key, topic_id) DO UPDATE SET fetched_at = excluded.fetched_at
             RETURNING id
             """,
-            (group, topic_id, message.subject, posted, posted, self._url(group, message),
+            (group, topic_id, message.subject, posted, posted, self._url(group, item),
              self.seen, self.seen),
         )  # fmt: skip
         self.summary.threads_new += 1

@@ -140,3 +140,15 @@ def test_mail_race_on_the_fixture(tmp_path, monkeypatch):
     ours = [r for r in results if r["tool"].startswith("listarchive")]
     assert [r["messages"] for r in ours] == [9, 9, 2]
     assert all(r["ok"] and r["disk_bytes"] > 0 for r in results), results
+
+
+def test_save_probe_saves_every_message_it_reads():
+    from pathlib import Path
+
+    from bench import save_probe
+
+    fixture = Path(__file__).parent / "mail" / "list.mboxrd"
+    read = sum(len(t.messages) for t in save_probe.threads(fixture, 1000, 4))
+    got = save_probe.probe(fixture, 1000, per_thread=4)
+    assert read == 9 and got["messages"] == read  # the fixture holds nine messages
+    assert got["seconds"] > 0 and got["cpu_seconds"] >= 0
