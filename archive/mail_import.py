@@ -321,7 +321,7 @@ class _Writer:
     def close(self) -> None:
         if self.compressor is not None:
             self.compressor.shutdown(cancel_futures=True)
-            self.compressor: ThreadPoolExecutor | None = None
+            self.compressor = None
         self.compressing.clear()
         if self._transaction is not None:
             transaction, self._transaction = self._transaction, None
