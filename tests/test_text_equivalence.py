@@ -23,6 +23,7 @@ import pytest
 from archive import text as fast
 from scraper.models import GroupRef, ThreadRef
 from scraper.pages import parse_thread_page
+from scraper.urls import parse_url
 from tests import text_reference as reference
 from tests.simulator import GroupsState, Site
 from tests.simulator.demo import populate
@@ -77,7 +78,7 @@ def test_tricky_inputs():
     assert assert_same_text(TRICKY) == len(TRICKY)
 
 
-# --- (a) real and synthetic fixtures ------------------------------------------------------
+# --- (a) the simulator's pages, and real captures when present ----------------------
 
 
 def fixture_path(*parts: str) -> Path:
@@ -87,11 +88,19 @@ def fixture_path(*parts: str) -> Path:
     return path
 
 
-def test_synthetic_thread_page_bodies():
-    page = fixture_path("synthetic", "SYNTHETIC_new-ui_thread.html").read_text(encoding="utf-8")
-    thread = parse_thread_page(page, GroupRef("examplegroup").thread("KWekwiRSa2I"))
-    assert thread.messages
-    assert_same_text(m.body_html for m in thread.messages)
+def test_simulator_thread_page_bodies():
+    # Every thread page of the simulator's demo groups: the project's own pages, in
+    # Google's shape, with quotes, footers, non-Latin text and attachments.
+    state = GroupsState()
+    populate(state)
+    site = Site(state)
+    bodies = []
+    for group in state.groups:
+        for topic in group.visible_topics():
+            page = site.respond("GET", f"{group.path}/c/{topic.id}").body.decode("utf-8")
+            ref = parse_url(f"{group.url}/c/{topic.id}")
+            bodies += [m.body_html for m in parse_thread_page(page, ref).messages]
+    assert assert_same_text(bodies) >= 100
 
 
 def test_derived_json_message_bodies():
