@@ -899,3 +899,18 @@ def test_date_blocks_keep_the_span_of_dates_of_each_block_of_ids(archive):
         (0, 1, 3, utc_iso(T0), "2030-01-01T00:00:00Z", 3),
         (5, far, far, "2020-01-01T00:00:00Z", "2020-01-01T00:00:00Z", 0),  # the spans stay
     ]
+
+
+def test_a_merge_gives_the_old_segments_pages_back_to_the_file(archive):
+    conn = archive.db.conn
+    assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental, from birth
+    save_threads(archive, 120, words=" ".join(f"word{i}" for i in range(60)))
+    pages = conn.execute("PRAGMA page_count").fetchone()[0]
+
+    assert archive.merge_search_index(force=True) is True
+
+    # Without auto-vacuum the old segments' pages stay in the file as free pages.
+    assert conn.execute("PRAGMA freelist_count").fetchone()[0] == 0
+    assert conn.execute("PRAGMA page_count").fetchone()[0] < pages
+    assert search(archive, "note") == list(range(1, 121))
+    assert_fts_consistent(archive)
