@@ -1,4 +1,5 @@
-"""Writing the files an export publishes: each replaced in one step. Standard library only."""
+"""Writing the files an export publishes: each replaced in one step. Standard library only
+(and the one rule of what a full disk looks like)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from scraper.errors import ListarchiveError
+from archive.connection import is_disk_full
+from scraper.errors import DiskFull, ListarchiveError
 
 __all__ = ["replacing", "write_atomically"]
 
@@ -20,11 +22,12 @@ def replacing(path: Path) -> Iterator[BinaryIO]:
     server, a mail client) sees the old file or the new one, never half of one, and a
     failure (or Ctrl-C) leaves the old one. The new file keeps the mode of the one it
     replaces, else 0644: what an export writes is meant to be published. An OS error
-    is one :class:`ListarchiveError` line naming the file."""
+    is one :class:`ListarchiveError` line naming the file (:class:`DiskFull`, and its
+    exit code, when the disk is full)."""
     try:
         fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     except OSError as err:
-        raise ListarchiveError(f"cannot write {path}: {err.strerror or err}") from None
+        raise _write_error(path, err) from None
     try:
         with os.fdopen(fd, "wb") as out:
             yield out
@@ -36,8 +39,14 @@ def replacing(path: Path) -> Iterator[BinaryIO]:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temporary)
         if isinstance(err, OSError):
-            raise ListarchiveError(f"cannot write {path}: {err.strerror or err}") from None
+            raise _write_error(path, err) from None
         raise
+
+
+def _write_error(path: Path, err: OSError) -> ListarchiveError:
+    if is_disk_full(err):
+        return DiskFull.writing(path)
+    return ListarchiveError(f"cannot write {path}: {err.strerror or err}")
 
 
 def write_atomically(path: Path, data: bytes) -> None:

@@ -142,3 +142,28 @@ def test_a_run_after_space_is_freed_carries_on(tmp_path):
         summary = sync_groups(db, targets_from_urls(["main"]), fetcher=fetcher)
     assert summary.exit_code == 0
     assert_archived_exactly_once(db, group)
+
+
+@pytest.mark.parametrize("command", ["export", "feed"])
+def test_an_export_or_feed_onto_a_full_disk_says_so_in_one_line(tiny_disk, tmp_path, command):
+    """The archive sits on a roomy disk; what is published goes to the full one."""
+    state = GroupsState()
+    group = add_small_group(state, "main", 2)
+    add_big_topics(state, group, 30)
+    db = tmp_path / "a.db"
+    with Simulator(state) as sim, Fetcher(sim.base_url, delay=0) as fetcher:
+        assert sync_groups(db, targets_from_urls(["main"]), fetcher=fetcher).exit_code == 0
+    out = ["--out", str(tiny_disk / "posts")] if command == "export" else [
+        "--out", str(tiny_disk / "feeds" / "main.xml"), "--limit", "0"]
+    done = subprocess.run(
+        [sys.executable, "-c", "from archive.cli import cli; cli()", command, "--db", str(db),
+         "--group", "main", *out],
+        capture_output=True, text=True, cwd=tmp_path, timeout=120,
+        env={k: v for k, v in os.environ.items() if not k.startswith("LISTARCHIVE_")},
+    )
+    assert done.returncode == EXIT_DISK_FULL, done.stderr
+    assert "Traceback" not in done.stderr
+    errors = [line for line in done.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "no space left to write" in errors[0]
+    # Nothing half-written is left behind: only whole files, no temporary ones.
+    assert not [p for p in tiny_disk.rglob(".*.tmp")]
