@@ -23,12 +23,11 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
+from tests.helpers.written import written_page
 from tests.simulator import GroupsState, SimMessage, Simulator, Site, mask_address
 from tests.simulator.demo import CROSS_POST_SUBJECTS, LONG_THREAD_SUBJECT, WEEKLY_SUBJECT, populate
 from tests.simulator.render import CLASS_NAMES, fold_quote, group_page
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "google-groups"
-SYNTHETIC = FIXTURES / "synthetic"
 BATCH_PATH = "/_/GroupsFrontendUi/data/batchexecute"
 BLOCK = re.compile(r"AF_initDataCallback\(\{key: '(ds:\d+)'.*?data:", re.S)
 MAPPING = re.compile(r"'(ds:\d+)' : \{id:'(\w+)'")
@@ -542,47 +541,40 @@ def test_fold_quote_keeps_the_quote_hidden_inside_the_fold():
     assert fold_quote("<div>no quote</div>", "wqmMgb") == "<div>no quote</div>"
 
 
-# -- shapes against the SYNTHETIC fixtures ------------------------------------------------------
+# -- shapes against our own pages (tests/pages) ---------------------------------------------------
 
 
-def _fixture(name: str) -> str:
-    path = SYNTHETIC / name
-    if not path.exists():
-        pytest.skip(f"shared fixtures not found at {SYNTHETIC}")
-    return path.read_text(encoding="utf-8")
-
-
-def test_topic_list_shape_matches_fixture(client):
-    fixture = _fixture("SYNTHETIC_new-ui_topic-list.html")
+def test_topic_list_shape_matches_our_page(client):
+    ours = written_page("topic-list.html")
     page = client.get("/g/demo-announce").text
-    assert json_shape(rpc_data(fixture, "Dq0xse"), LIST_REPEATED) <= json_shape(
+    assert json_shape(rpc_data(ours, "Dq0xse"), LIST_REPEATED) <= json_shape(
         rpc_data(page, "Dq0xse"), LIST_REPEATED
     )
-    missing = signatures(fixture) - signatures(page)
+    missing = signatures(ours) - signatures(page)
     assert not missing
 
 
-def test_thread_shape_matches_fixture(client, sim_state):
-    fixture = _fixture("SYNTHETIC_new-ui_thread.html")
+def test_thread_shape_matches_our_page(client, sim_state):
+    ours = written_page("thread.html")
     page = client.get(sim_state.demo.announce.find_topic("Deprecation of the v1beta1").path).text
-    assert json_shape(thread_json(fixture), THREAD_REPEATED) <= json_shape(
+    assert json_shape(thread_json(ours), THREAD_REPEATED) <= json_shape(
         thread_json(page), THREAD_REPEATED
     )
-    missing = signatures(fixture) - signatures(page)
+    missing = signatures(ours) - signatures(page)
     assert not missing
 
 
-def test_batchexecute_shape_matches_fixture(client):
-    fixture = _fixture("SYNTHETIC_batchexecute_Dq0xse_response.txt")
-    request = json.loads(_fixture("SYNTHETIC_batchexecute_Dq0xse_request.json"))
+def test_batchexecute_shape_matches_our_page(client):
+    ours = written_page("batchexecute-Dq0xse-response.txt")
+    request = json.loads(written_page("batchexecute-Dq0xse-request.json"))
     token = rpc_data(client.get("/g/demo-announce").text, "Dq0xse")[3]
     token = list_payload(list_rpc(client, "demo-announce@googlegroups.com", token)[1])[3]
-    # the fixture is a last page (null token): ask for the last page too
+    # our reply is a last page (null token): ask for the last page too
     inner = json.loads(json.loads(request["form"]["f.req"])[0][0][1])
     inner[0], inner[2] = "demo-announce@googlegroups.com", token
     freq = json.dumps([[["Dq0xse", json.dumps(inner), None, "generic"]]])
     reply = client.post(BATCH_PATH + "?rpcids=Dq0xse", data={"f.req": freq}).text
-    expected, got = batch_entries(fixture), batch_entries(reply)
+    expected, got = batch_entries(ours), batch_entries(reply)
     assert [e[0] for e in expected] == [e[0] for e in got]
     assert [type(x).__name__ for x in expected[0]] == [type(x).__name__ for x in got[0]]
     assert json_shape(json.loads(expected[0][2]), LIST_REPEATED) <= json_shape(

@@ -77,7 +77,7 @@ _RAW_CLOSING = {
 }
 
 # A message's start tag and author header in the shape the documented pages have (the
-# SYNTHETIC thread page built from the research notes, and the simulator): these tags and
+# thread page the tests keep in tests/pages, and the simulator): these tags and
 # attributes in this order, double-quoted, no character references in values. Each is
 # read with one match rather than tag by tag. The general reader gives the same answer on
 # this shape and reads any other, so a page Google shapes differently is only slower.

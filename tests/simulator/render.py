@@ -1,10 +1,10 @@
 """Pages and RPC replies in the shapes Google Groups serves them.
 
 Pure functions: model objects in, ``str`` out. The shapes follow the research notes
-(group page, thread page, batchexecute) and the SYNTHETIC fixtures: the same JSON
+(group page, thread page, batchexecute) and the pages in tests/pages: the same JSON
 positions, ARIA/data attributes and minified class names.
 
-Where this goes beyond the fixtures, on purpose:
+Where this goes beyond those pages, on purpose:
 
 * Every page carries a second, unrelated ``AF_initDataCallback`` block, so a parser
   must pick its block through ``AF_dataServiceRequests``. By default the unrelated
