@@ -131,12 +131,20 @@ def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> str:
     Every text cell is quoted: Python's writer leaves a bare CR unquoted when lines end
     in LF, and a reader then splits the row there.
     """
+    return "".join(csv_chunks(header, rows))
+
+
+def csv_chunks(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> Iterator[str]:
+    """:func:`to_csv`, a row at a time, as ``rows`` are taken."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
     writer.writerow(header)
     for row in rows:
         writer.writerow([csv_cell(value) for value in row])
-    return out.getvalue()
+        yield out.getvalue()
+        out.seek(0)
+        out.truncate()
+    yield out.getvalue()
 
 
 # Characters JSON leaves raw that a line reader (Python's splitlines, JavaScript's
@@ -313,14 +321,22 @@ THREAD_CSV_COLUMNS = (
 
 def hits_to_csv(items: Sequence[SearchHit | ThreadHit], *, threads: bool = False) -> str:
     """CSV with a header row; a message's ``groups`` are joined with ``;``."""
+    return "".join(hit_csv_chunks(items, threads=threads))
+
+
+def hit_csv_chunks(
+    items: Iterable[SearchHit | ThreadHit], *, threads: bool = False
+) -> Iterator[str]:
+    """:func:`hits_to_csv`, a row at a time, as ``items`` are taken."""
     columns = THREAD_CSV_COLUMNS if threads else HIT_CSV_COLUMNS
-    rows = []
-    for item in items:
-        row = item.to_dict()
-        if "groups" in row:
-            row["groups"] = ";".join(row["groups"])
-        rows.append([row[key] for key in columns])
-    return to_csv(columns, rows)
+    return csv_chunks(columns, (_csv_row(item, columns) for item in items))
+
+
+def _csv_row(item: SearchHit | ThreadHit, columns: Sequence[str]) -> list[Any]:
+    row = item.to_dict()
+    if "groups" in row:
+        row["groups"] = ";".join(row["groups"])
+    return [row[key] for key in columns]
 
 
 def render_table(
@@ -472,11 +488,13 @@ def print_results(
         "groups": groups, "authors": authors, "since": since, "until": until,
         "sort": sort, "reverse": reverse, "limit": limit, "offset": offset,
     }  # fmt: skip
-    if output in ("json", "nl") and not threads:
+    if output in ("json", "nl", "csv") and not threads:
         # Written as they are read: --limit 0 over a whole archive takes one batch's memory.
         hits = iter_search(db_path, query, exact=exact, **filters)
         if output == "json":
             _write(stdout, json_array_chunks(hits))
+        elif output == "csv":
+            _write(stdout, hit_csv_chunks(hits))
         else:
             _write(stdout, (json_line(hit.to_dict()) + "\n" for hit in hits))
         return

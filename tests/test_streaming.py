@@ -1,9 +1,11 @@
-"""Commands that write the whole archive stream it: feed and ``search --json`` write
-each entry as it is read, and their bytes are the same as when everything was collected
-first (the reference renderers below are the collect-then-write code they replaced)."""
+"""Commands that write the whole archive stream it: feed and ``search --json``, ``--nl``
+and ``--csv`` write each entry as it is read, and their bytes are the same as when
+everything was collected first (the reference renderers below are the collect-then-write
+code they replaced)."""
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import xml.etree.ElementTree as ET
@@ -24,7 +26,13 @@ from archive.feed import (
     publish_feed,
     render_atom,
 )
-from archive.render import hits_to_json, hits_to_ndjson, print_results
+from archive.render import (
+    HIT_CSV_COLUMNS,
+    csv_cell,
+    hits_to_json,
+    hits_to_ndjson,
+    print_results,
+)
 from archive.search import search
 from archive.sync import sync_groups, targets_from_urls
 from scraper.http import Fetcher
@@ -117,5 +125,15 @@ def test_search_json_streams_what_the_whole_list_gave(demo_archive, monkeypatch,
             stdout=stdout, stderr=stderr,
         )  # fmt: skip
         assert stdout.getvalue() == text, output
+    # CSV too, against the csv module writing every row at once (the whole-list way).
+    whole = io.StringIO()
+    writer = csv.writer(whole, lineterminator="\n", quoting=csv.QUOTE_NONNUMERIC)
+    writer.writerow(HIT_CSV_COLUMNS)
+    for hit in hits:
+        row = {**hit.to_dict(), "groups": ";".join(hit.groups)}
+        writer.writerow([csv_cell(row[key]) for key in HIT_CSV_COLUMNS])
+    stdout = io.StringIO()
+    print_results(query, db_path=demo_archive, limit=None, sort=sort, output="csv", stdout=stdout)
+    assert stdout.getvalue() == whole.getvalue()
     if query in ("", "release"):
         assert len(hits) > 7  # more than one batch
