@@ -47,12 +47,9 @@ def _group_problems(doc: dict[str, Any]) -> list[str]:
         found.append(f"{total} topics but no continuation token after {len(topics)}")
     for topic in topics:
         where = f"topic {topic.get('id')!r}"
-        if not topic.get("id"):
-            found.append("a topic without an id")
-        if not topic.get("subject"):
-            found.append(f"{where} has no subject")
-        if not topic.get("last_activity_at"):
-            found.append(f"{where} has no last-activity time")
+        found += _missing(
+            topic, "topic", {"subject": "subject", "last_activity_at": "last-activity time"}
+        )
         if not isinstance(topic.get("message_count"), int) or topic["message_count"] < 1:
             found.append(f"{where} has message count {topic.get('message_count')!r}")
     return found
@@ -70,16 +67,17 @@ def _thread_problems(doc: dict[str, Any]) -> list[str]:
             f"{len(messages)} of {doc.get('expected_count')} messages: the thread came incomplete"
         )
     for message in messages:
-        where = f"message {message.get('id')!r}"
-        if not message.get("id"):
-            found.append("a message without an id")
-        if not message.get("posted_at"):
-            found.append(f"{where} has no post time")
-        if not message.get("author"):
-            found.append(f"{where} has no author")
-        if not message.get("body_html"):
-            found.append(f"{where} has no body")
+        found += _missing(
+            message, "message", {"posted_at": "post time", "author": "author", "body_html": "body"}
+        )
     return found
+
+
+def _missing(record: dict[str, Any], kind: str, fields: dict[str, str]) -> list[str]:
+    """What ``record`` lacks: its id, or any of ``fields`` (key: what to call it)."""
+    found = [] if record.get("id") else [f"a {kind} without an id"]
+    where = f"{kind} {record.get('id')!r}"
+    return found + [f"{where} has no {name}" for key, name in fields.items() if not record.get(key)]
 
 
 def _sync_problems(doc: dict[str, Any]) -> list[str]:

@@ -31,11 +31,10 @@ from archive.search import (
     search,
     search_threads,
 )
-from archive.sync import sync_groups, targets_from_urls
 from scraper.errors import ArchiveError, BadQuery
-from scraper.http import Fetcher
 from scraper.models import Group, GroupRef, Message, Thread
-from tests.simulator import GroupsState, Simulator
+from tests.helpers.sync import sync_demo
+from tests.simulator import GroupsState
 from tests.simulator.demo import CHEN, FATIMA, body, populate
 
 NOW = datetime(2025, 3, 31, 12, tzinfo=UTC)
@@ -74,14 +73,7 @@ def demo_state() -> GroupsState:
 
 @pytest.fixture(scope="session")
 def archive_path(tmp_path_factory, demo_state) -> Path:
-    path = tmp_path_factory.mktemp("search") / "archive.db"
-    demo = demo_state.demo
-    with Simulator(demo_state) as sim, Fetcher(base_url=sim.base_url, delay=0) as fetcher:
-        summary = sync_groups(
-            path, targets_from_urls([demo.announce.url, demo.dev.url]), fetcher=fetcher
-        )
-    assert summary.status == "ok"
-    return path
+    return sync_demo(demo_state, tmp_path_factory.mktemp("search") / "archive.db")
 
 
 # ---------------------------------------------------------------- the oracle

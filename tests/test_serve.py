@@ -22,10 +22,9 @@ import lxml.html
 import pytest
 
 from archive.db import Archive, decode_body
-from archive.sync import sync_groups, targets_from_urls
 from scraper.errors import EXIT_DATABASE
-from scraper.http import Fetcher
-from tests.simulator import GroupsState, Simulator
+from tests.helpers.sync import sync_demo
+from tests.simulator import GroupsState
 from tests.simulator.demo import body, populate
 
 BIN = Path(sys.executable).parent
@@ -39,7 +38,7 @@ HOSTILE_HTML = (
 @pytest.fixture(scope="module")
 def archive_path(tmp_path_factory) -> Path:
     state = GroupsState()
-    demo = populate(state)
+    populate(state)
     state.add_topic(
         state.group("dev", "example.org"),
         HOSTILE_SUBJECT,
@@ -48,13 +47,7 @@ def archive_path(tmp_path_factory) -> Path:
         body_html=HOSTILE_HTML + body("more words"),
         posted_at=datetime(2025, 6, 1, 12, tzinfo=UTC),
     )
-    path = tmp_path_factory.mktemp("serve") / "archive.db"
-    with Simulator(state) as sim, Fetcher(base_url=sim.base_url, delay=0) as fetcher:
-        summary = sync_groups(
-            path, targets_from_urls([demo.announce.url, demo.dev.url]), fetcher=fetcher
-        )
-    assert summary.status == "ok"
-    return path
+    return sync_demo(state, tmp_path_factory.mktemp("serve") / "archive.db")
 
 
 def rows(path: Path, sql: str, params: tuple = ()) -> list[tuple]:

@@ -36,12 +36,17 @@ MB = 1024 * 1024
 BATCH = "batchexecute"
 
 
+def two_groups(name: str, topics: int) -> tuple[GroupsState, object, object]:
+    """A group of ``topics`` topics, and a small one of one page beside it."""
+    state = GroupsState()
+    first = add_small_group(state, name, topics)
+    other = add_small_group(state, "other", 2)
+    return state, first, other
+
+
 @pytest.fixture
 def groups() -> tuple[GroupsState, object, object]:
-    state = GroupsState()
-    main = add_small_group(state, "main", 4)
-    other = add_small_group(state, "other", 2)
-    return state, main, other
+    return two_groups("main", 4)
 
 
 def topic_path(group, n: int) -> str:
@@ -246,10 +251,7 @@ def test_pages_allowed_follow_the_topic_count():
 @pytest.fixture
 def big() -> tuple[GroupsState, object, object]:
     """A group of two topic-list pages (35 topics) and a small one of one page."""
-    state = GroupsState()
-    big = add_small_group(state, "big", 35)
-    other = add_small_group(state, "other", 2)
-    return state, big, other
+    return two_groups("big", 35)
 
 
 def test_a_list_whose_new_tokens_never_end_is_stopped_at_its_page_budget(big):

@@ -34,23 +34,16 @@ from archive.render import (
     print_results,
 )
 from archive.search import search
-from archive.sync import sync_groups, targets_from_urls
-from scraper.http import Fetcher
-from tests.simulator import GroupsState, Simulator
+from tests.helpers.sync import sync_demo
+from tests.simulator import GroupsState
 from tests.simulator.demo import populate
 
 
 @pytest.fixture(scope="module")
 def demo_archive(tmp_path_factory) -> Path:
     state = GroupsState()
-    demo = populate(state)
-    path = tmp_path_factory.mktemp("streaming") / "archive.db"
-    with Simulator(state) as sim, Fetcher(base_url=sim.base_url, delay=0) as fetcher:
-        summary = sync_groups(
-            path, targets_from_urls([demo.announce.url, demo.dev.url]), fetcher=fetcher
-        )
-    assert summary.status == "ok"
-    return path
+    populate(state)
+    return sync_demo(state, tmp_path_factory.mktemp("streaming") / "archive.db")
 
 
 def whole_tree_atom(feed: Feed) -> bytes:

@@ -73,3 +73,15 @@ def integrity_ok(db: Path) -> bool:
 
 def run(db, urls, fetcher, **kwargs):
     return sync_groups(db, targets_from_urls(urls), fetcher=fetcher, **kwargs)
+
+
+def sync_demo(state: GroupsState, path: Path) -> Path:
+    """Archive the simulator's two demo groups of ``state`` (see tests.simulator.demo)
+    into ``path``, through the real server and client; ``path`` is returned."""
+    demo = state.demo
+    with Simulator(state) as sim, Fetcher(base_url=sim.base_url, delay=0) as fetcher:
+        summary = sync_groups(
+            path, targets_from_urls([demo.announce.url, demo.dev.url]), fetcher=fetcher
+        )
+    assert summary.status == "ok"
+    return path
