@@ -165,12 +165,6 @@ def fetch_options(fn):
     return fn
 
 
-def settings(config_file: str | None, db_path: str | None = None, **fetch):
-    from archive.config import resolve_settings
-
-    return resolve_settings(config_file=config_file, db=db_path, **fetch)
-
-
 @click.group(cls=ListarchiveGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="listarchive")
 def cli() -> None:
@@ -238,6 +232,7 @@ def sync_command(
     import signal
     import threading
 
+    from archive.config import settings
     from archive.progress import TerminalProgress
     from archive.report import describe_changes
     from archive.sync import (
@@ -339,6 +334,7 @@ def import_command(
     """
     import time
 
+    from archive.config import settings
     from archive.db import Archive
     from archive.mail_import import MissingGroup, import_mail
     from scraper.errors import EXIT_PARTIAL
@@ -390,6 +386,7 @@ def groups_command(
     """
     import json
 
+    from archive.config import settings
     from archive.db import Archive
     from archive.report import format_groups
 
@@ -421,6 +418,7 @@ def groups_remove_command(
         listarchive groups remove golang-nuts
         listarchive groups remove https://groups.google.com/g/golang-nuts --db lists.db
     """
+    from archive.config import settings
     from archive.report import remove_group
 
     outer_db, outer_config = ctx.obj or (None, None)
@@ -452,6 +450,7 @@ def runs_command(db_path: str | None, config_file: str | None, limit: int, as_js
     """
     import json
 
+    from archive.config import settings
     from archive.report import format_runs, list_runs
 
     rows = list_runs(settings(config_file, db_path).db, limit)
@@ -477,6 +476,7 @@ def stats_command(db_path: str | None, config_file: str | None, top: int, as_jso
     """
     import json
 
+    from archive.config import settings
     from archive.db import Archive
     from archive.report import format_stats
 
@@ -564,6 +564,7 @@ def search_command(
         listarchive search 'group:dev after:2024-01-01' --sort date --reverse
         listarchive search release --group dev@kubernetes.io --json | jq '.[].url'
     """
+    from archive.config import settings
     from archive.render import print_results
 
     if reverse and sort != "date":
@@ -612,6 +613,7 @@ def inspect_command(
     """
     import json
 
+    from archive.config import settings
     from archive.render import format_inspection
     from scraper.inspect import inspect_url
 
@@ -683,6 +685,7 @@ def feed_command(
         listarchive feed --group golang-announce --out golang-announce.xml
         listarchive feed --group golang-announce --query 'subject:"[security]"'
     """
+    from archive.config import settings
     from archive.feed import publish_feed, site_timezone
 
     try:
@@ -749,6 +752,7 @@ def show_command(
     """
     import shutil
 
+    from archive.config import settings
     from archive.db import Archive
     from archive.export import resolve_target
     from archive.render import show_json, show_text
@@ -826,6 +830,7 @@ def export_command(
         listarchive export --query 'subject:"[security]"' --format json > security.json
         listarchive export --group linux-i2c@vger.kernel.org --format mbox > i2c.mbox
     """
+    from archive.config import settings
     from archive.db import Archive
     from archive.export import export_threads, select_threads
 
@@ -882,6 +887,8 @@ def serve_command(db_path: str | None, config_file: str | None, host: str, port:
         listarchive serve --db listarchive.db --port 8001
         # then open http://127.0.0.1:8001/listarchive/posts
     """
+    from archive.config import settings
+
     try:
         from archive.serve import serve
     except ImportError as err:

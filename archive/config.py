@@ -49,6 +49,7 @@ __all__ = [
     "find_config",
     "load_config",
     "resolve_settings",
+    "settings",
 ]
 
 DEFAULT_CONFIG_NAME = "listarchive.toml"
@@ -322,6 +323,23 @@ def resolve_settings(
         base_url=url,
         delay=float(chosen_delay),
         cookies=chosen_cookies,
+    )
+
+
+def settings(
+    config_file: str | None,
+    db_path: str | None = None,
+    *,
+    base_url: str | None = None,
+    delay: float | None = None,
+    cookies: str | None = None,
+) -> Settings:
+    """A command's settings from its own flags (``--config``, ``--db``, and for commands
+    that fetch ``--base-url``, ``--delay``, ``--cookies``), each None when not given:
+    :func:`resolve_settings` with the environment and the working folder of this process.
+    """
+    return resolve_settings(
+        config_file=config_file, db=db_path, base_url=base_url, delay=delay, cookies=cookies
     )
 
 
