@@ -6,16 +6,25 @@ Used by ``.github/workflows/drift.yml`` against the live Google Groups:
 
 Exits 0 when the output looks like what the parsers produce from pages they know, and 1
 with one line per problem otherwise. A reply that parsed only through the HTML fallback
-(``"source": "dom"``) counts as drift: the fallback loses exact times and more.
+(``"source": "dom"``) counts as drift: the fallback loses exact times and more. So does
+a time outside the years Google Groups can hold (an epoch field read in the wrong unit
+lands in 1970), or one not written in the archive's format (``2024-01-02T03:04:05Z``,
+as every JSON output of listarchive writes times).
 """
 
 from __future__ import annotations
 
 import json
+import re
 import sys
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 KINDS = ("group", "thread", "sync")
+# The archive's one time format (archive/times.py): UTC, to the second, with a Z.
+TIME_FORMAT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z")
+# Google Groups keeps Usenet posts from 1981 on; a later time than tomorrow is no post's.
+EARLIEST = datetime(1981, 1, 1, tzinfo=UTC)
 
 
 def problems(kind: str, doc: Any) -> list[str]:
@@ -50,6 +59,7 @@ def _group_problems(doc: dict[str, Any]) -> list[str]:
         found += _missing(
             topic, "topic", {"subject": "subject", "last_activity_at": "last-activity time"}
         )
+        found += _bad_times(topic, "topic", ("created_at", "last_activity_at"))
         if not isinstance(topic.get("message_count"), int) or topic["message_count"] < 1:
             found.append(f"{where} has message count {topic.get('message_count')!r}")
     return found
@@ -70,6 +80,7 @@ def _thread_problems(doc: dict[str, Any]) -> list[str]:
         found += _missing(
             message, "message", {"posted_at": "post time", "author": "author", "body_html": "body"}
         )
+        found += _bad_times(message, "message", ("posted_at", "updated_at"))
     return found
 
 
@@ -78,6 +89,28 @@ def _missing(record: dict[str, Any], kind: str, fields: dict[str, str]) -> list[
     found = [] if record.get("id") else [f"a {kind} without an id"]
     where = f"{kind} {record.get('id')!r}"
     return found + [f"{where} has no {name}" for key, name in fields.items() if not record.get(key)]
+
+
+def _bad_times(record: dict[str, Any], kind: str, keys: tuple[str, ...]) -> list[str]:
+    """The times of ``record`` not in the archive's format, or not a plausible post time."""
+    found = []
+    latest = datetime.now(UTC) + timedelta(days=1)
+    for key in keys:
+        value = record.get(key)
+        if value is None:
+            continue
+        where = f"{kind} {record.get('id')!r}: {key} {value!r}"
+        if not isinstance(value, str) or not TIME_FORMAT.fullmatch(value):
+            found.append(f"{where} is not a time like 2024-01-02T03:04:05Z")
+            continue
+        try:
+            moment = datetime.fromisoformat(value)
+        except ValueError:
+            found.append(f"{where} is not a date on the calendar")
+            continue
+        if not EARLIEST <= moment <= latest:
+            found.append(f"{where} is outside {EARLIEST:%Y} to tomorrow: misread?")
+    return found
 
 
 def _sync_problems(doc: dict[str, Any]) -> list[str]:

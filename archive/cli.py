@@ -611,10 +611,8 @@ def inspect_command(
         listarchive inspect https://groups.google.com/g/golang-announce
         listarchive inspect --json https://groups.google.com/g/golang-announce/c/KWekwiRSa2I
     """
-    import json
-
     from archive.config import settings
-    from archive.render import format_inspection
+    from archive.render import format_inspection, inspection_json
     from scraper.inspect import inspect_url
 
     chosen = settings(config_file, base_url=base_url, delay=delay, cookies=cookies_file)
@@ -622,7 +620,7 @@ def inspect_command(
         url, base_url=chosen.base_url, delay=chosen.delay, cookies_file=chosen.cookies
     )
     if as_json:
-        click.echo(json.dumps(result, indent=2, ensure_ascii=False))
+        click.echo(inspection_json(result))
     else:
         click.echo(format_inspection(result))
 

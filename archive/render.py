@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Palette",
     "format_inspection",
+    "inspection_json",
     "csv_cell",
     "display_width",
     "fit",
@@ -658,9 +659,21 @@ def _parser_layer(source: str) -> str:
     return names.get(source, source)
 
 
-def _short_moment(iso: str | None) -> str:
-    if not iso:
-        return "????-??-?? ??:??"
+def _short_moment(moment: Any) -> str:
+    return moment.strftime("%Y-%m-%d %H:%M") if moment else "????-??-?? ??:??"
+
+
+def inspection_json(result: dict[str, Any]) -> str:
+    """``inspect --json``: :func:`scraper.inspect.inspect_url`'s result, its times in the
+    archive's one format (``2024-01-02T03:04:05Z``), as every other JSON output writes
+    them."""
     from datetime import datetime
 
-    return datetime.fromisoformat(iso).strftime("%Y-%m-%d %H:%M")
+    from archive.times import utc_iso
+
+    def moment(value: Any) -> str:
+        if isinstance(value, datetime):
+            return utc_iso(value)
+        raise TypeError(f"{type(value).__name__} is not JSON")
+
+    return json.dumps(result, indent=2, ensure_ascii=False, default=moment)

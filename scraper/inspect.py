@@ -1,13 +1,14 @@
 """``listarchive inspect``: fetch one group page or thread and return what was parsed.
 
-Nothing is stored; :func:`archive.render.format_inspection` writes the report. The point
+Nothing is stored; :func:`archive.render.format_inspection` writes the report and
+:func:`archive.render.inspection_json` the JSON document, times in the archive's one
+format (the scraper side does not know it, so times stay datetimes here). The point
 is diagnosis: does the URL resolve, does the page parse, and which layer of the parser
 (embedded JSON or DOM) produced the data.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,9 @@ def inspect_url(
 ) -> dict[str, Any]:
     """Fetch and parse the group page (first page only) or thread that ``url`` names.
 
-    Returns a JSON-ready dict; ``kind`` is ``"group"`` or ``"thread"`` and
-    ``source`` is the parser layer that produced the data (``"json"`` or ``"dom"``).
+    Returns a dict of plain values and aware UTC datetimes (or None for a time the page
+    lacked); ``kind`` is ``"group"`` or ``"thread"`` and ``source`` is the parser layer
+    that produced the data (``"json"`` or ``"dom"``).
     """
     ref = parse_url(url)
     own_fetcher = fetcher is None
@@ -53,10 +55,6 @@ def inspect_url(
             fetcher.close()
 
 
-def _iso(value: datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 def _group_dict(group: Group) -> dict[str, Any]:
     return {
         "name": group.name,
@@ -74,8 +72,8 @@ def _topic_dict(topic: Topic, group: Group) -> dict[str, Any]:
         "id": topic.id,
         "subject": topic.subject,
         "snippet": topic.snippet,
-        "created_at": _iso(topic.created_at),
-        "last_activity_at": _iso(topic.last_activity_at),
+        "created_at": topic.created_at,
+        "last_activity_at": topic.last_activity_at,
         "message_count": topic.message_count,
         "authors": list(topic.authors),
         "url": group.ref.thread(topic.id).url,
@@ -104,8 +102,8 @@ def _message_dict(message: Message) -> dict[str, Any]:
         "id": message.id,
         "author": message.author,
         "masked_address": message.masked_address,
-        "posted_at": _iso(message.posted_at),
-        "updated_at": _iso(message.updated_at),
+        "posted_at": message.posted_at,
+        "updated_at": message.updated_at,
         "subject": message.subject,
         "attachments": [
             {"filename": a.filename, "mime_type": a.mime_type, "url": a.url}

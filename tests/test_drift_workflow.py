@@ -4,8 +4,9 @@ The workflow runs against the live Google Groups, so it cannot run here. What ca
 checked: that it is scheduled and runnable by hand, that every ``listarchive ...`` line in
 it is a real command with valid options (parsed by click's own parser, never run), that
 it names a known thread of each group, and that it uploads the saved replies when it
-fails. The checker it calls is run on real outputs of ``inspect`` and ``sync`` against
-the simulator: what parses today passes, an HTML-fallback parse is drift.
+fails. The checker it calls is run on real outputs of ``inspect --json`` and ``sync
+--json`` against the simulator: what parses today passes, an HTML-fallback parse is
+drift, and so is a time the checker cannot take for a post's.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import yaml
 from click.testing import CliRunner
 
 from archive.cli import cli
-from scraper.inspect import inspect_url
 from scraper.models import ThreadRef
 from scraper.urls import parse_url
 from tests.helpers.sync import add_small_group
@@ -134,15 +134,21 @@ def test_a_failure_uploads_the_saved_replies(workflow):
     assert len(checked) == 5 and not any("continue-on-error" in s for s in checked)
 
 
+def inspected(sim: Simulator, url: str) -> dict:
+    """What ``listarchive inspect --json URL`` prints, as the workflow saves it."""
+    result = CliRunner().invoke(cli, ["inspect", "--json", "--delay", "0",
+                                      "--base-url", sim.base_url, url])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
 def test_the_checker_passes_what_parses_today(checker, tmp_path):
     state = GroupsState()
     group = add_small_group(state, "watched", 35)
     topic = group.visible_topics()[0]
     with Simulator(state) as sim:
-        page = inspect_url("https://groups.google.com/g/watched", base_url=sim.base_url,
-                           delay=0)
-        thread = inspect_url(f"https://groups.google.com/g/watched/c/{topic.id}",
-                             base_url=sim.base_url, delay=0)
+        page = inspected(sim, "https://groups.google.com/g/watched")
+        thread = inspected(sim, f"https://groups.google.com/g/watched/c/{topic.id}")
         result = CliRunner().invoke(cli, [
             "sync", "--json", "--quiet", "--db", str(tmp_path / "a.db"), "--delay", "0",
             "--base-url", sim.base_url, f"https://groups.google.com/g/watched/c/{topic.id}",
@@ -162,10 +168,8 @@ def test_the_checker_calls_an_html_fallback_or_an_empty_parse_drift(checker, tmp
     topic = group.visible_topics()[0]
     with Simulator(state) as sim:
         sim.fault("no_json")
-        page = inspect_url("https://groups.google.com/g/watched", base_url=sim.base_url,
-                           delay=0)
-        thread = inspect_url(f"https://groups.google.com/g/watched/c/{topic.id}",
-                             base_url=sim.base_url, delay=0)
+        page = inspected(sim, "https://groups.google.com/g/watched")
+        thread = inspected(sim, f"https://groups.google.com/g/watched/c/{topic.id}")
     assert any("HTML fallback" in p for p in checker.problems("group", page))
     assert any("HTML fallback" in p for p in checker.problems("thread", thread))
     assert checker.problems("group", {"kind": "group", "source": "json", "topics": []})
@@ -176,3 +180,25 @@ def test_the_checker_calls_an_html_fallback_or_an_empty_parse_drift(checker, tmp
     assert checker.main(["thread", str(path)]) == 1
     assert checker.main(["thread", str(tmp_path / "missing.json")]) == 1
     assert checker.main(["bogus", str(path)]) == 2
+
+
+def test_the_checker_calls_a_time_it_cannot_take_for_a_posts_drift(checker):
+    state = GroupsState()
+    group = add_small_group(state, "watched", 35)
+    topic = group.visible_topics()[0]
+    with Simulator(state) as sim:
+        page = inspected(sim, "https://groups.google.com/g/watched")
+        thread = inspected(sim, f"https://groups.google.com/g/watched/c/{topic.id}")
+    assert checker.problems("group", page) == checker.problems("thread", thread) == []
+    first = thread["messages"][0]
+    for bad, why in [
+        (first["posted_at"].replace("Z", "+00:00"), "not a time like"),  # Python's own form
+        ("2024-02-30T10:00:00Z", "not a date on the calendar"),
+        ("1970-01-20T12:00:00Z", "outside 1981 to tomorrow"),  # seconds read as ms
+        ("2999-01-01T00:00:00Z", "outside 1981 to tomorrow"),
+    ]:
+        broken = {**thread, "messages": [{**first, "posted_at": bad}, *thread["messages"][1:]]}
+        assert [p for p in checker.problems("thread", broken) if why in p], bad
+    topics = [{**page["topics"][0], "created_at": "yesterday"}, *page["topics"][1:]]
+    assert any("created_at 'yesterday'" in p
+               for p in checker.problems("group", {**page, "topics": topics}))
