@@ -541,7 +541,7 @@ def _sync_target(
         else:
             _walk_group(
                 archive, crawler, target, result,
-                mark=None if full else archive.sync_mark(target.key),
+                mark=None if full else archive.sync_mark(target.key), full=full,
                 progress=progress, stop_event=stop_event, now=now,
                 unchanged_limit=unchanged_limit,
             )
@@ -585,6 +585,7 @@ def _walk_group(
     result: GroupResult,
     *,
     mark: datetime | None,
+    full: bool,
     progress: SyncProgress,
     stop_event: threading.Event,
     now: Callable[[], datetime],
@@ -601,7 +602,10 @@ def _walk_group(
     stopped_early = False
     incomplete_listing = False
     last_page = None
-    rpc_first = archive.group_title(ref.key) is not None
+    # The topic-list RPC carries no group title: a group archived before is listed through
+    # it alone (one request when nothing changed), and a --full run, which walks every
+    # page anyway, reads the group page first and so refreshes a renamed group's title.
+    rpc_first = archive.group_title(ref.key) is not None and not full
     for page in crawler.iter_topic_pages(ref, rpc_first=rpc_first):
         if group is None:
             group = page.group

@@ -160,6 +160,24 @@ def test_a_sync_with_nothing_new_makes_one_request_per_group(synced_db, simulato
     assert (latest["status"], latest["requests"], latest["threads_fetched"]) == ("ok", 2, 0)
 
 
+def test_a_renamed_group_gets_its_new_title_from_a_full_run(synced_db, simulator, sim_state):
+    # The topic-list RPC carries no title: the daily run keeps the one it has (and its one
+    # request); a --full run reads the group page first and takes the new one.
+    sim_state.demo.announce.title = "Demo announcements & releases"
+    with make_fetcher(simulator) as fetcher:
+        run(synced_db, [ANNOUNCE], fetcher)
+    with Archive(synced_db) as archive:
+        assert archive.group_title(ANNOUNCE_KEY) == "Demo announcements"
+    assert [r.method for r in simulator.requests] == ["POST"]
+    with make_fetcher(simulator) as fetcher:
+        summary = sync_groups(synced_db, targets_from_urls([ANNOUNCE], full=True),
+                              fetcher=fetcher)
+    assert summary.exit_code == 0 and summary.groups[0].threads_fetched == 0
+    assert simulator.requests[1].method == "GET"
+    with Archive(synced_db) as archive:
+        assert archive.group_title(ANNOUNCE_KEY) == "Demo announcements & releases"
+
+
 def test_new_messages_upstream_are_stored_exactly_once(synced_db, simulator, sim_state):
     demo = sim_state.demo
     before = {g: set(archived_ids(synced_db, g)) for g in (ANNOUNCE_KEY, DEV_KEY)}
