@@ -96,6 +96,21 @@ class Seconds(click.ParamType):
                       "number of seconds", param, ctx)
 
 
+class Timeout(click.ParamType):
+    """Seconds one request may take in all: finite, above 0, up to a day."""
+
+    name = "seconds"
+
+    def convert(self, value, param, ctx):
+        from archive.config import check_timeout
+
+        try:
+            return check_timeout(float(value))
+        except ValueError as err:
+            self.fail(f"{value!r}: {err}" if "must be" in str(err) else f"{value!r} is not a "
+                      "number of seconds", param, ctx)
+
+
 class FileName(click.Path):
     """A file name: no NUL (the system cannot take one), else as click.Path, whose
     permission checks are left to the command, which names the real cause."""
@@ -137,10 +152,20 @@ def db_option(fn):
 
 
 def fetch_options(fn):
-    """``--base-url``, ``--delay`` and ``--cookies``: how to reach Google Groups.
+    """``--base-url``, ``--delay``, ``--timeout`` and ``--cookies``: how to reach Google
+    Groups.
 
-    The command receives ``base_url``, ``delay`` and ``cookies_file``, None when not given.
+    The command receives ``base_url``, ``delay``, ``timeout`` and ``cookies_file``, None
+    when not given.
     """
+    fn = click.option(
+        "--timeout",
+        type=Timeout(),
+        default=None,
+        help="Give up on a request that takes more than this many seconds from start to "
+        "last byte, however the server paces it [default: the config file's timeout, "
+        "else 60].",
+    )(fn)
     fn = click.option(
         "--cookies",
         "cookies_file",
@@ -201,6 +226,7 @@ def sync_command(
     full: bool,
     base_url: str | None,
     delay: float | None,
+    timeout: float | None,
     cookies_file: str | None,
     quiet: bool,
     as_json: bool,
@@ -244,7 +270,8 @@ def sync_command(
     from scraper.http import Fetcher
 
     chosen = settings(
-        config_file, db_path, base_url=base_url, delay=delay, cookies=cookies_file
+        config_file, db_path, base_url=base_url, delay=delay, timeout=timeout,
+        cookies=cookies_file,
     )
     config = chosen.config
     if urls:
@@ -284,6 +311,7 @@ def sync_command(
             base_url=chosen.base_url,
             delay=chosen.delay,
             cookies_file=chosen.cookies,
+            deadline=chosen.timeout,
             sleep=interruptible_sleep(stop),
         ) as fetcher:
             summary = sync_groups(
@@ -597,6 +625,7 @@ def inspect_command(
     as_json: bool,
     base_url: str | None,
     delay: float | None,
+    timeout: float | None,
     cookies_file: str | None,
     config_file: str | None,
 ) -> None:
@@ -615,9 +644,11 @@ def inspect_command(
     from archive.render import format_inspection, inspection_json
     from scraper.inspect import inspect_url
 
-    chosen = settings(config_file, base_url=base_url, delay=delay, cookies=cookies_file)
+    chosen = settings(config_file, base_url=base_url, delay=delay, timeout=timeout,
+                      cookies=cookies_file)
     result = inspect_url(
-        url, base_url=chosen.base_url, delay=chosen.delay, cookies_file=chosen.cookies
+        url, base_url=chosen.base_url, delay=chosen.delay, cookies_file=chosen.cookies,
+        timeout=chosen.timeout,
     )
     if as_json:
         click.echo(inspection_json(result))

@@ -2,6 +2,7 @@
 
     db = "~/archives/lists.db"        # optional; default ./listarchive.db
     delay = 2.0                       # optional; seconds between requests
+    timeout = 120                     # optional; seconds one request may take in all
     cookies = "cookies.txt"           # optional; a Netscape cookies.txt
     base_url = "https://groups.google.com"   # optional
 
@@ -45,6 +46,7 @@ __all__ = [
     "Settings",
     "check_base_url",
     "check_delay",
+    "check_timeout",
     "check_path",
     "find_config",
     "load_config",
@@ -62,7 +64,7 @@ DEFAULT_DELAY = 1.0
 # A day between requests is already a run that never ends; more is a typo.
 MAX_DELAY = 86400.0
 
-_TOP_KEYS = {"db", "delay", "cookies", "base_url", "groups"}
+_TOP_KEYS = {"db", "delay", "timeout", "cookies", "base_url", "groups"}
 _GROUP_KEYS = {"url", "full", "delay"}
 
 
@@ -85,6 +87,7 @@ class Config:
     cookies: str | None = None
     base_url: str | None = None
     groups: tuple[GroupSpec, ...] = ()
+    timeout: float | None = None
 
 
 def find_config(
@@ -141,6 +144,7 @@ def load_config(path: str | os.PathLike[str]) -> Config:
         path=path,
         db=_path_option(data, "db", folder, str(path)),
         delay=_delay(data.get("delay"), f"{path}: delay"),
+        timeout=_timeout(data.get("timeout"), f"{path}: timeout"),
         cookies=_path_option(data, "cookies", folder, str(path)),
         base_url=_base_url(data.get("base_url"), f"{path}: base_url"),
         groups=tuple(_groups(data.get("groups", []), path)),
@@ -202,6 +206,17 @@ def _delay(value: Any, where: str) -> float | None:
         raise ConfigError(f"{where} {err}") from None
 
 
+def _timeout(value: Any, where: str) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ConfigError(f"{where} must be a number of seconds > 0, not {value!r}")
+    try:
+        return check_timeout(float(value))
+    except ValueError as err:
+        raise ConfigError(f"{where} {err}") from None
+
+
 def _base_url(value: Any, where: str) -> str | None:
     text = _string(value, where)
     if text is None:
@@ -228,6 +243,15 @@ def check_delay(seconds: float) -> float:
     if not math.isfinite(seconds) or not 0 <= seconds <= MAX_DELAY:
         raise ValueError(
             f"must be a number of seconds from 0 to {MAX_DELAY:g}, not {seconds!r}"
+        )
+    return seconds
+
+
+def check_timeout(seconds: float) -> float:
+    """Seconds one request may take, start to last byte: finite, above 0, at most a day."""
+    if not math.isfinite(seconds) or not 0 < seconds <= MAX_DELAY:
+        raise ValueError(
+            f"must be a number of seconds above 0 and up to {MAX_DELAY:g}, not {seconds!r}"
         )
     return seconds
 
@@ -264,6 +288,8 @@ class Settings:
     base_url: str
     delay: float
     cookies: str | None
+    # None: the fetcher's own default (scraper.http.DEFAULT_DEADLINE).
+    timeout: float | None = None
 
 
 def _first(*candidates: tuple[Any, str]) -> tuple[Any, str]:
@@ -281,6 +307,7 @@ def resolve_settings(
     base_url: str | None = None,
     delay: float | None = None,
     cookies: str | None = None,
+    timeout: float | None = None,
     environ: Mapping[str, str] | None = None,
     cwd: str | os.PathLike[str] | None = None,
 ) -> Settings:
@@ -315,6 +342,9 @@ def resolve_settings(
     chosen_cookies, _ = _first(
         (cookies, "--cookies"), (config.cookies if config else None, "config"), (None, "")
     )
+    chosen_timeout, _ = _first(
+        (timeout, "--timeout"), (config.timeout if config else None, "config"), (None, "")
+    )
     check_path(db_value, db_source)
     return Settings(
         config=config,
@@ -323,6 +353,7 @@ def resolve_settings(
         base_url=url,
         delay=float(chosen_delay),
         cookies=chosen_cookies,
+        timeout=chosen_timeout,
     )
 
 

@@ -121,7 +121,7 @@ class Fetcher:
         sleep: Callable[[float], None] = time.sleep,
         clock: Callable[[], float] = time.monotonic,
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
-        deadline: float = DEFAULT_DEADLINE,
+        deadline: float | None = None,
     ) -> None:
         if delay < 0:
             raise ValueError("delay must be >= 0")
@@ -129,6 +129,8 @@ class Fetcher:
             raise ValueError("max_attempts must be >= 1")
         if max_body_bytes < 1:
             raise ValueError("max_body_bytes must be >= 1")
+        if deadline is None:
+            deadline = DEFAULT_DEADLINE
         if not deadline > 0:
             raise ValueError("deadline must be > 0")
         self.base_url = (

@@ -26,6 +26,7 @@ def inspect_url(
     base_url: str | None = None,
     cookies_file: str | None = None,
     delay: float = 1.0,
+    timeout: float | None = None,
     report_dir: str | Path | None = None,
     fetcher: Fetcher | None = None,
 ) -> dict[str, Any]:
@@ -38,7 +39,8 @@ def inspect_url(
     ref = parse_url(url)
     own_fetcher = fetcher is None
     if fetcher is None:
-        fetcher = Fetcher(base_url=base_url, delay=delay, cookies_file=cookies_file)
+        fetcher = Fetcher(base_url=base_url, delay=delay, cookies_file=cookies_file,
+                          deadline=timeout)
     try:
         crawler = Crawler(fetcher, report_dir=report_dir)
         if isinstance(ref, ThreadRef):

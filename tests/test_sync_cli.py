@@ -279,3 +279,29 @@ def test_a_second_ctrl_c_stops_at_once_and_still_loses_nothing(slow_group, tmp_p
     assert integrity_ok(db)
     assert 2 <= assert_every_thread_whole(db, group) < 40
     assert count(db, "SELECT count(*) FROM runs WHERE status = 'interrupted'") == 1
+
+
+def test_timeout_gives_up_on_a_dripping_thread_and_comes_from_the_flag_or_the_file(
+    runner, two_groups, tmp_path
+):
+    state, good, sim = two_groups
+    dripping = good.visible_topics()[1].id
+    # One byte every 50 ms: the page would take minutes; the 0.5 s timeout ends it.
+    sim.fault("drip", path=f"/c/{dripping}$", interval=0.05)
+    started = time.monotonic()
+    result = sync(runner, sim, "--timeout", "0.5", "good")
+    assert time.monotonic() - started < 20
+    assert result.exit_code == 5, result.output
+    assert "more than 0.5 s" in result.stderr
+    with Archive(tmp_path / "listarchive.db") as archive:
+        archived = {t["id"] for t in archive.list_threads("good@googlegroups.com")}
+    assert dripping not in archived and len(archived) == len(good.visible_topics()) - 1
+
+    (tmp_path / "listarchive.toml").write_text("timeout = 0.25\n")
+    from_file = sync(runner, sim, "--db", "other.db", "good")
+    assert from_file.exit_code == 5 and "more than 0.25 s" in from_file.stderr
+    assert "Traceback" not in from_file.output
+
+    for bad in ("0", "-1", "nan", "soon"):
+        refused = sync(runner, sim, "--timeout", bad, "good")
+        assert refused.exit_code == 2 and "--timeout" in refused.stderr

@@ -20,6 +20,7 @@ def test_a_full_config(tmp_path):
     config = load_config(write(tmp_path / "listarchive.toml", """
 db = "archives/lists.db"
 delay = 2
+timeout = 90
 cookies = "/etc/listarchive/cookies.txt"
 base_url = "http://127.0.0.1:8765"
 groups = [
@@ -31,6 +32,7 @@ groups = [
     assert config.db == str(tmp_path / "archives" / "lists.db")  # relative to the file
     assert config.cookies == "/etc/listarchive/cookies.txt"
     assert (config.delay, config.base_url) == (2.0, "http://127.0.0.1:8765")
+    assert config.timeout == 90.0
     first, second, third = config.groups
     assert (first.ref, first.full, first.delay) == (GroupRef("golang-announce"), False, None)
     assert (second.ref, second.full, second.delay) == (GroupRef("dev", "kubernetes.io"), True, 5.5)
@@ -64,6 +66,8 @@ full = false
         ('[[groups]]\nurl = "x"\nful = true', "group 1: unknown option ful"),
         ('[[groups]]\nurl = "x"\nfull = "yes"', "group 1: full must be true or false"),
         ("db = 3", "db must be a string"),
+        ("timeout = 0", "timeout must be a number of seconds above 0"),
+        ('timeout = "slow"', "timeout must be a number of seconds > 0"),
     ],
 )
 def test_a_bad_file_gets_a_one_line_error(tmp_path, text, message):
@@ -95,3 +99,4 @@ def test_which_file_is_used(tmp_path, monkeypatch):
         find_config(str(tmp_path / "missing.toml"), cwd=tmp_path, environ={})
     with pytest.raises(ConfigError, match=r"from \$LISTARCHIVE_CONFIG"):
         find_config(None, cwd=tmp_path, environ={"LISTARCHIVE_CONFIG": "/nonexistent.toml"})
+
