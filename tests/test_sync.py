@@ -227,7 +227,8 @@ def test_full_walks_every_page_and_still_skips_unchanged_threads(synced_db, simu
                               full=True)
     [announce] = summary.groups
     assert (announce.mode, announce.topics_seen, announce.threads_fetched) == ("full", 75, 0)
-    assert [r.method for r in simulator.requests] == ["POST", "POST", "POST"]
+    # The group page (for a renamed group's title), then the two further topic pages.
+    assert [r.method for r in simulator.requests] == ["GET", "POST", "POST"]
 
 
 def test_a_message_deleted_upstream_is_kept_and_marked(synced_db, simulator, sim_state):
