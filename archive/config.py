@@ -363,14 +363,17 @@ def settings(
     *,
     base_url: str | None = None,
     delay: float | None = None,
+    timeout: float | None = None,
     cookies: str | None = None,
 ) -> Settings:
     """A command's settings from its own flags (``--config``, ``--db``, and for commands
-    that fetch ``--base-url``, ``--delay``, ``--cookies``), each None when not given:
-    :func:`resolve_settings` with the environment and the working folder of this process.
+    that fetch ``--base-url``, ``--delay``, ``--timeout``, ``--cookies``), each None when
+    not given: :func:`resolve_settings` with the environment and the working folder of
+    this process.
     """
     return resolve_settings(
-        config_file=config_file, db=db_path, base_url=base_url, delay=delay, cookies=cookies
+        config_file=config_file, db=db_path, base_url=base_url, delay=delay,
+        timeout=timeout, cookies=cookies,
     )
 
 
