@@ -867,11 +867,13 @@ class Archive:
             self._ensure_group(conn, thread.group)
             thread_id, new_thread = self._upsert_thread(conn, thread, topic, seen)
             for position, message in enumerate(thread.messages):
-                outcome = self._save_message(conn, thread, thread_id, position, message, seen)
+                outcome, message_id = self._save_message(
+                    conn, thread, thread_id, position, message, seen
+                )
                 for key in outcome:
                     counts[key] += 1
                     if key in ids:  # a run's report lists what it added and changed
-                        ids[key].append(self._posted_message_id(conn, thread, message))
+                        ids[key].append(message_id)
             marked = 0
             # A page with no messages at all is a parsing failure, not a purge.
             if thread.complete and thread.messages:
@@ -907,13 +909,6 @@ class Archive:
             changed_message_ids=tuple(ids["changed_messages"]),
             **counts,
         )
-
-    @staticmethod
-    def _posted_message_id(conn: sqlite3.Connection, thread: Thread, message: Message) -> int:
-        return conn.execute(
-            "SELECT message_id FROM postings WHERE group_key = ? AND google_message_id = ?",
-            (thread.group.ref.key, message.id),
-        ).fetchone()[0]
 
     def _upsert_thread(
         self, conn: sqlite3.Connection, thread: Thread, topic: Topic | None, seen: str
@@ -1041,8 +1036,9 @@ class Archive:
         position: int,
         message: Message,
         seen: str,
-    ) -> tuple[str, ...]:
-        """Store one message of a thread; returns which counters it bumps."""
+    ) -> tuple[tuple[str, ...], int]:
+        """Store one message of a thread; returns which counters it bumps, and the id of
+        the message its posting now points to."""
         group_key = thread.group.ref.key
         url = ThreadRef(thread.group.ref, thread.topic_id, message.id).url
         known = conn.execute(
@@ -1079,7 +1075,7 @@ class Archive:
                 (message_id, group_key, thread_id, thread.topic_id, message.id, position, url,
                  seen, seen),
             )  # fmt: skip
-            return outcome
+            return outcome, message_id
 
         posting_id, message_id, *stored, stored_fingerprint, shared = known
         subject, author, masked, stored_posted_at, updated_at, body_html = stored
@@ -1140,7 +1136,7 @@ class Archive:
             # The edit made this message identical to one already archived from
             # another group: the old row would be a duplicate without postings.
             conn.execute("DELETE FROM messages WHERE id = ?", (message_id,))
-        return outcome
+        return outcome, target
 
     @staticmethod
     def _find_same_message(
@@ -1229,6 +1225,8 @@ class Archive:
 
     @staticmethod
     def _insert_attachments(conn: sqlite3.Connection, message_id: int, message: Message) -> None:
+        if not message.attachments:
+            return
         conn.executemany(
             """
             INSERT INTO attachments (message_id, position, filename, mime_type, url)

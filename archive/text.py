@@ -226,17 +226,21 @@ class _TextWriter:
             buffer.clear()
             if self.pre_depth:
                 line = line.rstrip()
-            elif "  " not in line and (
-                not ("\n" in line or "\t" in line or "\r" in line or "\f" in line or "\v" in line)
-                if line.isascii()
-                else line.isprintable()
-            ):
-                # Nothing to fold: that takes two spaces in a row or another whitespace
-                # character, and all of those are unprintable. These tests cost a
-                # fraction of the regex; for ASCII the substring tests are cheapest.
-                line = line.strip()
             else:
-                line = _SPACES_TO_FOLD.sub(" ", line).strip()
+                # Stripping first gives what folding first would: folding turns runs of
+                # whitespace into a space, and strip() takes every whitespace character
+                # off the ends. Most lines then have nothing left to fold (a line's text
+                # usually starts with the newline after the previous <br>).
+                line = line.strip()
+                if "  " in line or (
+                    ("\n" in line or "\t" in line or "\r" in line or "\f" in line or "\v" in line)
+                    if line.isascii()
+                    else not line.isprintable()
+                ):
+                    # Something to fold: two spaces in a row or another whitespace
+                    # character, all of which are unprintable. These tests cost a
+                    # fraction of the regex; for ASCII the substring tests are cheapest.
+                    line = _SPACES_TO_FOLD.sub(" ", line)
             if line:
                 bullet = self.bullet
                 if bullet is None:
