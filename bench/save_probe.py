@@ -17,6 +17,7 @@ import resource
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -24,29 +25,40 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archive.db import Archive  # noqa: E402
-from archive.mail import iter_mail, mail_sources, parse_message  # noqa: E402
+from archive.mail import MailMessage, iter_mail, mail_sources, parse_message  # noqa: E402
 from scraper.models import Group, GroupRef, Message, Thread  # noqa: E402
+
+
+def page_html(mail: MailMessage) -> str:
+    """The body a Google Groups page would show for a mail: its HTML part, else its text
+    as HTML, one line a ``<br>``."""
+    return mail.body_html or html.escape(mail.body_text).replace("\n", "<br>\n")
+
+
+def read_mail(path: Path, count: int | None = None) -> Iterator[MailMessage]:
+    """The first ``count`` readable messages of an mbox (every one with ``None``)."""
+    read = 0
+    for source in mail_sources([path]):
+        for raw in iter_mail(source):  # type: ignore[arg-type]
+            if count is not None and read >= count:
+                return
+            try:
+                mail = parse_message(raw.data, pipermail=raw.pipermail)
+            except ValueError:
+                continue
+            read += 1
+            yield mail
 
 
 def threads(path: Path, count: int, per_thread: int) -> list[Thread]:
     group = Group(GroupRef("probe"), None, "probe@googlegroups.com")
     messages: list[Message] = []
-    for source in mail_sources([path]):
-        for raw in iter_mail(source):  # type: ignore[arg-type]
-            try:
-                mail = parse_message(raw.data, pipermail=raw.pipermail)
-            except ValueError:
-                continue
-            body = mail.body_html or html.escape(mail.body_text).replace("\n", "<br>\n")
-            topic = f"t{len(messages) // per_thread:06d}"
-            messages.append(
-                Message(f"m{len(messages):07d}", topic, mail.author, mail.posted_at,
-                        mail.subject, body, mail.address)
-            )  # fmt: skip
-            if len(messages) >= count:
-                break
-        if len(messages) >= count:
-            break
+    for mail in read_mail(path, count):
+        topic = f"t{len(messages) // per_thread:06d}"
+        messages.append(
+            Message(f"m{len(messages):07d}", topic, mail.author, mail.posted_at,
+                    mail.subject, page_html(mail), mail.address)
+        )  # fmt: skip
     return [
         Thread(group, messages[i].topic_id, messages[i].subject,
                tuple(messages[i : i + per_thread]))  # fmt: skip
