@@ -82,30 +82,20 @@ class ArgumentCommand(click.Command):
 
 
 class Seconds(click.ParamType):
-    """Seconds between requests: finite, from 0 to a day (``inf`` or ``nan`` is a typo)."""
+    """A number of seconds, checked by ``archive.config``'s ``check_<kind>`` (``inf`` or
+    ``nan`` is a typo)."""
 
     name = "seconds"
 
-    def convert(self, value, param, ctx):
-        from archive.config import check_delay
-
-        try:
-            return check_delay(float(value))
-        except ValueError as err:
-            self.fail(f"{value!r}: {err}" if "must be" in str(err) else f"{value!r} is not a "
-                      "number of seconds", param, ctx)
-
-
-class Timeout(click.ParamType):
-    """Seconds one request may take in all: finite, above 0, up to a day."""
-
-    name = "seconds"
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
 
     def convert(self, value, param, ctx):
-        from archive.config import check_timeout
+        import archive.config
 
+        check = getattr(archive.config, f"check_{self.kind}")
         try:
-            return check_timeout(float(value))
+            return check(float(value))
         except ValueError as err:
             self.fail(f"{value!r}: {err}" if "must be" in str(err) else f"{value!r} is not a "
                       "number of seconds", param, ctx)
@@ -151,6 +141,16 @@ def db_option(fn):
     )(fn)
 
 
+# ``--group GROUP``, repeatable: the command gets ``groups``, a tuple.
+groups_option = click.option(
+    "--group",
+    "groups",
+    multiple=True,
+    metavar="GROUP",
+    help="Only messages posted to GROUP (address, name or URL); repeat for any of several.",
+)
+
+
 def fetch_options(fn):
     """``--base-url``, ``--delay``, ``--timeout`` and ``--cookies``: how to reach Google
     Groups.
@@ -160,7 +160,7 @@ def fetch_options(fn):
     """
     fn = click.option(
         "--timeout",
-        type=Timeout(),
+        type=Seconds("timeout"),
         default=None,
         help="Give up on a request that takes more than this many seconds from start to "
         "last byte, however the server paces it [default: the config file's timeout, "
@@ -175,7 +175,7 @@ def fetch_options(fn):
     )(fn)
     fn = click.option(
         "--delay",
-        type=Seconds(),
+        type=Seconds("delay"),
         default=None,
         help="Minimum seconds between requests [default: the config file's delay, else 1].",
     )(fn)
@@ -524,13 +524,7 @@ def stats_command(db_path: str | None, config_file: str | None, top: int, as_jso
 )
 @click.argument("query", nargs=-1)
 @db_option
-@click.option(
-    "--group",
-    "groups",
-    multiple=True,
-    metavar="GROUP",
-    help="Only messages posted to GROUP (address, name or URL); repeat for any of several.",
-)
+@groups_option
 @click.option(
     "--from",
     "authors",
@@ -658,13 +652,7 @@ def inspect_command(
 
 @cli.command("feed")
 @db_option
-@click.option(
-    "--group",
-    "groups",
-    multiple=True,
-    metavar="GROUP",
-    help="Only messages posted to GROUP (address, name or URL); repeat for any of several.",
-)
+@groups_option
 @click.option("--query", metavar="QUERY", help="Only messages matching QUERY (as in search).")
 @click.option("--since", metavar="DATE", help="Posted on or after DATE: 2024-03-01, or 7d, 2w ago.")
 @click.option("--limit", type=COUNT, default=50, show_default=True, help="0 for no limit.")

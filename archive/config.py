@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -196,23 +196,20 @@ def _string(value: Any, where: str) -> str | None:
 
 
 def _delay(value: Any, where: str) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{where} must be a number of seconds >= 0, not {value!r}")
-    try:
-        return check_delay(float(value))
-    except ValueError as err:
-        raise ConfigError(f"{where} {err}") from None
+    return _seconds(value, where, check_delay)
 
 
 def _timeout(value: Any, where: str) -> float | None:
+    return _seconds(value, where, check_timeout)
+
+
+def _seconds(value: Any, where: str, check: Callable[[float], float]) -> float | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise ConfigError(f"{where} must be a number of seconds > 0, not {value!r}")
+        raise ConfigError(f"{where} must be a number of seconds, not {value!r}")
     try:
-        return check_timeout(float(value))
+        return check(float(value))
     except ValueError as err:
         raise ConfigError(f"{where} {err}") from None
 
