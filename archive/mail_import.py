@@ -25,6 +25,7 @@ import keeps whole batches, and importing again completes it.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import lzma
@@ -40,7 +41,7 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import quote
 
-from archive.db import Archive, encode_body, inserted_id
+from archive.db import Archive, encode_body
 from archive.mail import BadMail, MailMessage, RawMail, iter_mail, mail_sources, parse_message
 from archive.times import utc_iso
 from scraper.errors import ListarchiveError
@@ -122,6 +123,7 @@ def import_mail(
     batches = _parallel_batches(items) if parallel else _batches(items)
     try:
         for batch in batches:
+            chosen_batch: list[tuple[_Prepared, str]] = []
             for item in batch:
                 if isinstance(item, _Rejected):
                     if item.counted:
@@ -138,7 +140,8 @@ def import_mail(
                     if on_reject:
                         on_reject(item.where, NO_LIST)
                     continue
-                writer.add(item, chosen)
+                chosen_batch.append((item, chosen))
+            writer.add_all(chosen_batch)
             if on_progress:
                 moment = time.monotonic()
                 if moment - last_progress >= progress_every:
@@ -162,7 +165,13 @@ class _Rejected:
 
 
 _BATCH_MESSAGES = 128
-_LISTED_IDS = 32  # a message's ids looked up as parameters up to this many
+_LOOKUP_IDS = 500  # ids looked up by one statement (SQLite bounds its parameters)
+# New messages inserted by one statement. Each INSERT into messages opens a statement
+# savepoint (its triggers write to other tables), and at every savepoint FTS5 writes
+# what it holds in memory out as a new index segment, which it must merge again
+# later: one segment per message made the search index cost 200 us a message, one
+# per 128 messages 110 us (linux-i2c). The rows are the same.
+_ROWS_PER_INSERT = 128
 _BLOCKS_AHEAD = 4  # blocks deflating at once at most: memory stays bounded
 _QUEUED_BATCHES = 8  # how far reading may run ahead of writing: memory stays bounded
 
@@ -262,6 +271,33 @@ def _produce(paths: list[str | Path], queue) -> None:
     queue.put(("done", None))
 
 
+_MESSAGE_COLUMNS = (
+    "id, subject, author, masked_address, posted_at, body_html, body_text, fingerprint,"
+    " first_seen_at, last_seen_at, rfc822_id, in_reply_to, reference_ids, recipients, list_id"
+)
+
+
+@functools.lru_cache(maxsize=8)
+def _insert_messages(rows: int) -> str:
+    row = "(" + ", ".join("?" * (_MESSAGE_COLUMNS.count(",") + 1)) + ")"
+    return f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES " + ", ".join([row] * rows)
+
+
+def _named_ids(message: MailMessage) -> list[str]:
+    """The Message-IDs a message names (references, the one it answers, its own)."""
+    ids = dict.fromkeys([*message.references, message.in_reply_to, message.message_id])
+    return [i for i in ids if i]
+
+
+def _parts(values: list[str]) -> Iterator[list[str]]:
+    for start in range(0, len(values), _LOOKUP_IDS):
+        yield values[start : start + _LOOKUP_IDS]
+
+
+def _marks(count: int) -> str:
+    return ", ".join("?" * count)
+
+
 def _normalise_group(value: str) -> str:
     value = value.strip().lower()
     if "@" not in value:
@@ -294,6 +330,16 @@ class _Writer:
         self.block_size = 0
         self.compressor: ThreadPoolExecutor | None = None
         self.compressing: list[tuple[Future[bytes], list]] = []
+        # Rows written in runs (see _ROWS_PER_INSERT); a new message's id is given
+        # here, as SQLite would give it (the largest plus one).
+        self.pending_messages: list[tuple] = []
+        self.pending_postings: list[tuple] = []
+        self.next_id = 0
+        # What the current batch looks up, read for the whole batch in a few
+        # statements and kept current as it is written: archived Message-IDs (to
+        # their row) and the threads of the ids its messages name, by group.
+        self.known_ids: dict[str, int] = {}
+        self.thread_of: dict[tuple[str, str], int] = {}
         # Matching scraped copies costs a lookup per message: skip it when the archive
         # holds no message without a Message-ID (none came from Google Groups).
         self.scraped_exist = self.conn.execute(
@@ -307,10 +353,14 @@ class _Writer:
         if self._transaction is None:
             self._transaction = self.archive._write()  # noqa: SLF001 - same package
             self._transaction.__enter__()
+            self.next_id = self.conn.execute(
+                "SELECT coalesce(max(id), 0) + 1 FROM messages"
+            ).fetchone()[0]
 
     def flush(self) -> None:
         if self._transaction is None:
             return
+        self._write_pending()
         self._flush_block()
         self._store_blocks()
         self._finish_threads()
@@ -323,6 +373,8 @@ class _Writer:
             self.compressor.shutdown(cancel_futures=True)
             self.compressor = None
         self.compressing.clear()
+        self.pending_messages.clear()
+        self.pending_postings.clear()
         if self._transaction is not None:
             transaction, self._transaction = self._transaction, None
             try:
@@ -332,17 +384,50 @@ class _Writer:
 
     # messages ----------------------------------------------------------------------
 
+    def add_all(self, batch: list[tuple[_Prepared, str]]) -> None:
+        """Store a batch of messages, each with its group."""
+        if not batch:
+            return
+        self._begin()
+        self._look_up(batch)
+        for item, group in batch:
+            self.add(item, group)
+
+    def _look_up(self, batch: list[tuple[_Prepared, str]]) -> None:
+        conn = self.conn
+        self.known_ids = {}
+        self.thread_of = {}
+        message_ids = sorted({item.message.message_id for item, _ in batch})
+        for part in _parts(message_ids):
+            self.known_ids.update(
+                conn.execute(
+                    f"SELECT rfc822_id, id FROM messages WHERE rfc822_id IN ({_marks(len(part))})",
+                    part,
+                )
+            )
+        named: dict[str, set[str]] = {}
+        for item, group in batch:
+            named.setdefault(group, set()).update(_named_ids(item.message))
+        for group, ids in named.items():
+            for part in _parts(sorted(ids)):
+                rows = conn.execute(
+                    "SELECT rfc822_id, thread_id FROM mail_ids WHERE group_key = ?"
+                    f" AND rfc822_id IN ({_marks(len(part))})",
+                    (group, *part),
+                )
+                for rfc822_id, thread_id in rows:
+                    self.thread_of[(group, rfc822_id)] = thread_id
+
     def add(self, item: _Prepared, group: str) -> None:
+        """Store one message of the batch :meth:`add_all` looked up."""
         self._begin()
         message = item.message
-        conn = self.conn
         self._ensure_group(group, message)
         posting = mail_posting_id(message.message_id)
-        row = conn.execute(
-            "SELECT id FROM messages WHERE rfc822_id = ?", (message.message_id,)
-        ).fetchone()
-        if row is not None:
-            has_posting = conn.execute(
+        known = self.known_ids.get(message.message_id)
+        if known is not None:
+            self._write_pending()
+            has_posting = self.conn.execute(
                 "SELECT 1 FROM postings WHERE group_key = ? AND google_message_id = ?",
                 (group, posting),
             ).fetchone()
@@ -350,18 +435,14 @@ class _Writer:
                 self.summary.already += 1
                 return
             self.summary.added_postings += 1
-            message_id = row[0]
+            message_id = known
         else:
             message_id = self._store(item, group)
+            self.known_ids[message.message_id] = message_id
         thread_id = self._thread(item, group)
-        conn.execute(
-            """
-            INSERT INTO postings (message_id, group_key, thread_id, topic_id,
-                google_message_id, position, url, first_seen_at, last_seen_at)
-            VALUES (?, ?, ?, (SELECT topic_id FROM threads WHERE id = ?), ?, 0, ?, ?, ?)
-            """,
+        self.pending_postings.append(
             (message_id, group, thread_id, thread_id, posting,
-             self._url(group, item), self.seen, self.seen),
+             self._url(group, item), self.seen, self.seen)
         )  # fmt: skip
         self.touched.add(thread_id)
         self.pending += 1
@@ -399,21 +480,35 @@ class _Writer:
             message_id = scraped
             self.summary.added_postings += 1
         else:
-            cursor = conn.execute(
-                """
-                INSERT INTO messages (subject, author, masked_address, posted_at, body_html,
-                    body_text, fingerprint, first_seen_at, last_seen_at, rfc822_id,
-                    in_reply_to, reference_ids, recipients, list_id)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
-                (message.subject, message.author, message.address, posted_at,
+            message_id = self.next_id
+            self.next_id += 1
+            self.pending_messages.append(
+                (message_id, message.subject, message.author, message.address, posted_at,
                  encode_body(message.body_html), body_text, fingerprint, self.seen, self.seen,
-                 *mail_values),
+                 *mail_values)
             )  # fmt: skip
-            message_id = inserted_id(cursor)
+            if len(self.pending_messages) >= _ROWS_PER_INSERT:
+                self._write_pending()
             self.summary.new += 1
         self._add_source(message_id, message.headers, b"" if charset else message.body, charset)
         return message_id
+
+    def _write_pending(self) -> None:
+        """Insert the new messages held so far, then their postings."""
+        rows, self.pending_messages = self.pending_messages, []
+        for start in range(0, len(rows), _ROWS_PER_INSERT):
+            part = rows[start : start + _ROWS_PER_INSERT]
+            self.conn.execute(_insert_messages(len(part)), [v for row in part for v in row])
+        if self.pending_postings:
+            postings, self.pending_postings = self.pending_postings, []
+            self.conn.executemany(
+                """
+                INSERT INTO postings (message_id, group_key, thread_id, topic_id,
+                    google_message_id, position, url, first_seen_at, last_seen_at)
+                VALUES (?, ?, ?, (SELECT topic_id FROM threads WHERE id = ?), ?, 0, ?, ?, ?)
+                """,
+                postings,
+            )
 
     def _add_source(self, message_id: int, headers: bytes, body: bytes, charset: str | None):
         self.block_rows.append((message_id, self.block_size, len(headers), len(body), charset))
@@ -444,6 +539,9 @@ class _Writer:
         """Store the oldest ``count`` deflated blocks (all by default), in their order."""
         done = self.compressing[:count]
         del self.compressing[:count]
+        pending = self.pending_messages
+        if pending and any(rows[-1][0] >= pending[0][0] for _, rows in done):
+            self._write_pending()  # their sources name them
         for data, rows in done:
             block = self.conn.execute(
                 "INSERT INTO mail_blocks (data) VALUES (?)", (data.result(),)
@@ -485,23 +583,9 @@ class _Writer:
     def _thread(self, item: _Prepared, group: str) -> int:
         conn = self.conn
         message = item.message
-        ids = list(dict.fromkeys([*message.references, message.in_reply_to, message.message_id]))
-        ids = [i for i in ids if i]
-        if len(ids) <= _LISTED_IDS:
-            # A message names a handful of ids: a list of parameters costs less than
-            # encoding them as JSON for json_each, once per message.
-            rows = conn.execute(
-                "SELECT thread_id FROM mail_ids WHERE group_key = ?"
-                f" AND rfc822_id IN ({', '.join('?' * len(ids))})",
-                (group, *ids),
-            )
-        else:  # any number (SQLite bounds the parameters of a statement)
-            rows = conn.execute(
-                "SELECT thread_id FROM mail_ids WHERE group_key = ?"
-                " AND rfc822_id IN (SELECT value FROM json_each(?))",
-                (group, json.dumps(ids)),
-            )
-        found = sorted({row[0] for row in rows})
+        ids = _named_ids(message)
+        thread_of = self.thread_of
+        found = sorted({thread_of[key] for i in ids if (key := (group, i)) in thread_of})
         base = item.subject_base
         reply = base.startswith("re: ")
         subject_key = (group, base.removeprefix("re: "))
@@ -519,6 +603,8 @@ class _Writer:
             "INSERT OR IGNORE INTO mail_ids (group_key, rfc822_id, thread_id) VALUES (?, ?, ?)",
             [(group, i, thread_id) for i in ids],
         )
+        for i in ids:
+            thread_of.setdefault((group, i), thread_id)
         self.subjects.pop(subject_key, None)
         self.subjects[subject_key] = thread_id
         if len(self.subjects) > _SUBJECT_MEMORY:
@@ -547,6 +633,7 @@ class _Writer:
         return cursor.fetchone()[0]
 
     def _merge(self, group: str, keep: int, others: list[int]) -> None:
+        self._write_pending()  # postings held name the threads merged away
         conn = self.conn
         others_json = json.dumps(others)
         conn.execute(
@@ -566,6 +653,9 @@ class _Writer:
         for key, value in self.subjects.items():
             if value in gone:
                 self.subjects[key] = keep
+        for key, value in self.thread_of.items():
+            if value in gone:
+                self.thread_of[key] = keep
         for other in others:
             self.touched.discard(other)
             self.summary.threads_new -= 1

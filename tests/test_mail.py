@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from archive import mail_import
 from archive.cli import cli
 from archive.db import Archive
 from archive.mail import parse_address, parse_message, split_mbox
@@ -262,7 +263,8 @@ def test_threads_from_references_in_any_order(tmp_path: Path) -> None:
 
 
 def test_a_long_references_header_threads_like_a_short_one(tmp_path: Path) -> None:
-    # Past a few dozen ids the lookup takes another form; both must find the thread.
+    # The ids a batch names are looked up a few hundred to a statement; a message
+    # naming more than that must still find its thread.
     def mail(n: int, references: list[str]) -> bytes:
         refs = f"References: {' '.join(f'<{r}>' for r in references)}\n" if references else ""
         return (
@@ -272,14 +274,14 @@ def test_a_long_references_header_threads_like_a_short_one(tmp_path: Path) -> No
             f"Message-ID: <m{n}@example.org>\n{refs}\nbody {n}\n\n"
         ).encode()
 
-    unknown = [f"gone{i}@example.org" for i in range(60)]
+    unknown = [f"gone{i}@example.org" for i in range(mail_import._LOOKUP_IDS + 20)]
     box = tmp_path / "long.mbox"
     parent = "m1@example.org"
     box.write_bytes(mail(1, []) + mail(2, [parent]) + mail(3, [*unknown, parent]))
     run_import(db := tmp_path / "a.db", box)
     assert thread_of(db, "m1@example.org") == thread_of(db, "m2@example.org")
     assert thread_of(db, "m3@example.org") == thread_of(db, "m1@example.org")
-    assert rows(db, "SELECT count(*) FROM mail_ids") == [(63,)]
+    assert rows(db, "SELECT count(*) FROM mail_ids") == [(len(unknown) + 3,)]
 
 
 def dump(db: Path) -> list:
@@ -342,6 +344,37 @@ To unsubscribe from this group and stop receiving emails from it, send an email 
 """  # noqa: E501
 
 GOOGLE_HTML = "<p>Hello gophers,</p><p>We have just released Go 1.22.1.</p>"
+
+
+def test_batch_and_statement_sizes_do_not_change_what_is_stored(
+    tmp_path: Path, monkeypatch
+) -> None:
+    # New messages are held and inserted many to a statement, and a transaction ends
+    # every BATCH messages: wherever those cuts fall (inside a thread, between a
+    # message and its duplicate, before a merge of two threads) the rows are the same.
+    # (A transaction's end also ends a block of mail bytes, so with another BATCH
+    # only mail_sources' block numbers differ.)
+    twice = tmp_path / "twice.mbox"
+    twice.write_bytes(LIST.read_bytes() * 2)
+    default = (mail_import.BATCH, mail_import._ROWS_PER_INSERT)
+    dumps = {}
+    for sizes in (default, (default[0], 1), (default[0], 2), (3, 2), (1, 1)):
+        monkeypatch.setattr(mail_import, "BATCH", sizes[0])
+        monkeypatch.setattr(mail_import, "_ROWS_PER_INSERT", sizes[1])
+        db = tmp_path / f"{sizes[0]}-{sizes[1]}.db"
+        with Archive(db) as archive:
+            summary = import_mail(archive, [twice], now=NOW, parallel=False)
+        # Each message of the file twice: the second copy is already archived.
+        assert summary.new == summary.already == 9
+        dumps[sizes] = dump(db)
+    sources = 4  # dump()'s mail_sources
+    for sizes, tables in dumps.items():
+        if sizes[0] == default[0]:
+            assert tables == dumps[default], sizes
+        else:
+            assert tables[:sources] + tables[sources + 1 :] == (
+                dumps[default][:sources] + dumps[default][sources + 1 :]
+            ), sizes
 
 
 @pytest.mark.parametrize("mail_first", [False, True])
