@@ -168,13 +168,23 @@ def _is_git_repository(path: Path) -> bool:
     return (path / "HEAD").is_file() and (path / "objects").is_dir()
 
 
+_GROUP_FOLDER = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+
+
 def _takeout_group(path: Path) -> str | None:
-    # Takeout lays a Groups export out as .../Groups/<group name>/<file>.mbox.
-    parts = path.parts
-    for i in range(len(parts) - 2, 0, -1):
-        if parts[i - 1].lower() in ("groups", "google groups"):
-            return parts[i]
-    return None
+    """The group a file's folder names: a Takeout export of Google Groups.
+
+    Takeout writes each group's mail as ``Takeout/Groups/googlegroups.com/<groups
+    you own>/<group>@googlegroups.com/topics.mbox``, beside CSV files of its members
+    and settings. Every other folder and file name is in the account's language
+    (``Grupos/.../grupos propios/...@googlegroups.com/temas.mbox`` in Spanish), so
+    the folder named by the group's address is the one to go by. (As found in real
+    exports and described by mboxShell, an mbox viewer: github.com/dcarrero/mboxshell,
+    issue 23, "Support Google Groups mailboxes shipped in Takeout exports"; msgvault's
+    importer reads the same layout, github.com/kenn-io/msgvault, pull request 793.)
+    """
+    folder = path.parent.name
+    return folder.lower() if _GROUP_FOLDER.fullmatch(folder) else None
 
 
 def _kind(path: Path) -> str | None:
@@ -207,14 +217,14 @@ def mail_sources(paths: Iterable[str | Path]) -> Iterator[MailSource | BadMail]:
         elif path.is_dir() and _is_git_repository(path / ".git"):
             yield MailSource(path / ".git", "public-inbox")
         elif path.is_dir() and _is_maildir(path):
-            yield MailSource(path, "maildir", _takeout_group(path / "cur" / "x"))
+            yield MailSource(path, "maildir", _takeout_group(path / "x"))
         elif path.is_dir():
             for root, dirs, files in os.walk(path):
                 dirs.sort()
                 here = Path(root)
                 if _is_maildir(here):
                     dirs[:] = []
-                    yield MailSource(here, "maildir", _takeout_group(here / "cur" / "x"))
+                    yield MailSource(here, "maildir", _takeout_group(here / "x"))
                     continue
                 dirs[:] = [d for d in dirs if not d.startswith(".")]
                 for name in sorted(files):
@@ -386,8 +396,8 @@ _WANTED = frozenset(
     {
         b"from", b"subject", b"message-id", b"date", b"received", b"references",
         b"in-reply-to", b"to", b"cc", b"list-id", b"list-post", b"mailing-list",
-        b"x-google-group-id", b"x-beenthere", b"content-type", b"content-transfer-encoding",
-        b"content-disposition",
+        b"x-google-group-id", b"x-google-groups", b"x-beenthere", b"content-type",
+        b"content-transfer-encoding", b"content-disposition",
     }
 )  # fmt: skip
 _NAME_ADDR = re.compile(r'\s*"?((?:[^"<\\]|\\.)*?)"?\s*<\s*([^<>\s]+@[^<>\s]+?)\s*>\s*$')
@@ -593,7 +603,9 @@ def group_address(fields: dict[str, list[str]]) -> tuple[str | None, str | None,
     list_id_field = first("list-id")
     match = _ANGLE_IDS.search(list_id_field)
     list_id = match.group(1).lower() if match else (list_id_field.strip().lower() or None)
-    google = bool(fields.get("x-google-group-id")) or (
+    # X-Google-Groups (the group's name) is on the mail of a Takeout export, which
+    # may have no other list header.
+    google = bool(fields.get("x-google-group-id") or fields.get("x-google-groups")) or (
         list_id is not None and list_id.endswith(".googlegroups.com")
     )
     found = re.search(r"<mailto:([^>?\s]+@[^>?\s]+)", first("list-post"), re.IGNORECASE)

@@ -163,18 +163,50 @@ def test_maildir(tmp_path: Path) -> None:
     assert message_ids(db) == LIST_IDS
 
 
+def takeout_topic(n: int, group: str) -> bytes:
+    # As Google Groups writes a topics.mbox: a thread number at a dummy host and the
+    # zone before the year on the From line, CRLF lines, no list headers.
+    return (
+        f"From 2866812551168{n}@xxx Thu Apr 16 09:53:0{n} +0000 2015\r\n"
+        f"X-GM-THRID: 2861652718387{n}\r\nX-Google-Groups: {group.partition('@')[0]}\r\n"
+        f"From: Ann <ann@example.org>\r\nSubject: topic {n}\r\n"
+        f"Date: Thu, 16 Apr 2015 09:53:0{n} +0000\r\nMessage-ID: <t{n}.{group}>\r\n"
+        f"\r\nbody {n}\r\n\r\n"
+    ).encode()
+
+
 def test_takeout_layout_names_the_group_by_its_folder(tmp_path: Path) -> None:
-    # A Takeout export of a group whose mail carries no list headers.
-    folder = tmp_path / "Takeout" / "Groups" / "golang-nuts"
-    folder.mkdir(parents=True)
-    (folder / "messages.mbox").write_bytes(PIPERMAIL.read_bytes().replace(b" at ", b"@"))
-    (folder / "info.json").write_text("{}")  # not mail: passed over quietly
+    # Takeout's layout: Takeout/Groups/googlegroups.com/[groups you own/]<address>/
+    # topics.mbox beside CSV files, the names but the address in the account's
+    # language. The folder given may be any of them; the address folder names the group.
+    english = tmp_path / "Takeout" / "Groups" / "googlegroups.com" / "Groups you own"
+    spanish = tmp_path / "Takeout" / "Grupos" / "googlegroups.com"
+    for folder, group, name in (
+        (english, "golang-nuts@googlegroups.com", "topics.mbox"),
+        (spanish, "medios@googlegroups.com", "temas.mbox"),
+        (spanish, "Staff@Example.com", "temas.mbox"),  # a Workspace group
+    ):
+        (folder / group).mkdir(parents=True)
+        (folder / group / name).write_bytes(takeout_topic(1, group) + takeout_topic(2, group))
+        (folder / group / "members.csv").write_text("Email\nann@example.org\n")
+        (folder / group / "info.csv").write_text("Name,Description\nx,y\n")
     db = tmp_path / "a.db"
     summary = run_import(db, tmp_path / "Takeout")
-    assert (summary.new, summary.rejected) == (2, 0)
-    assert rows(db, "SELECT key, url FROM groups") == [
-        ("golang-nuts@googlegroups.com", "https://groups.google.com/g/golang-nuts")
+    assert (summary.new, summary.rejected) == (6, 0)
+    assert rows(db, "SELECT key, url FROM groups ORDER BY key") == [
+        ("golang-nuts@googlegroups.com", "https://groups.google.com/g/golang-nuts"),
+        ("medios@googlegroups.com", "https://groups.google.com/g/medios"),
+        ("staff@example.com", "https://groups.google.com/a/example.com/g/staff"),
     ]
+    assert rows(db, "SELECT min(posted_at), max(posted_at) FROM messages") == [
+        ("2015-04-16T09:53:01Z", "2015-04-16T09:53:02Z")
+    ]
+    # The group's own folder, or its mbox, names it as well.
+    for given in (english / "golang-nuts@googlegroups.com",
+                  spanish / "medios@googlegroups.com" / "temas.mbox"):  # fmt: skip
+        summary = run_import(other := tmp_path / f"{given.name}.db", given)
+        assert (summary.new, summary.rejected) == (2, 0)
+        assert len(rows(other, "SELECT key FROM groups")) == 1
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="git is not installed")
