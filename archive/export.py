@@ -2,8 +2,8 @@
 
 Everything here but :func:`export_threads` (which writes files) is a pure function
 over the thread dictionaries :meth:`archive.db.Archive.get_thread` returns. The
-archive is only read. Like search, this module imports no HTTP code; bs4 and
-markdownify are imported by :mod:`archive.markdown` only when a body is converted.
+archive is only read. Like search, this module imports no HTTP code; lxml is imported
+by :mod:`archive.markdown` only when a body is converted.
 
 Markdown exports follow Jekyll's ``_posts`` convention (``YYYY-MM-DD-slug.md``) and
 carry YAML front matter that Jekyll and Hugo both read. Every string in it is a

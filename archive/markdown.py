@@ -1,7 +1,8 @@
 """Message bodies (HTML) to Markdown that is safe to publish on a Jekyll or Hugo site.
 
-Pure functions: str in, str out. bs4 and markdownify are imported on first use only,
-so ``search`` and ``show`` never pay for them.
+Pure functions: str in, str out. lxml is imported on first use only, so ``search`` and
+``show`` never pay for it. The writer follows markdownify's rules over lxml's parse (see
+"writing Markdown" below); neither BeautifulSoup nor markdownify is used.
 
 What "safe" means here, and why each rule exists:
 
@@ -34,6 +35,9 @@ What "safe" means here, and why each rule exists:
 from __future__ import annotations
 
 import re
+import threading
+from collections.abc import Iterator
+from typing import Any, cast
 from urllib.parse import parse_qs, urljoin, urlsplit
 
 from archive.content import DROPPED_VOID, DROPPED_WITH_CONTENT
@@ -45,14 +49,6 @@ __all__ = [
     "safe_url",
 ]
 
-# Quoted earlier messages as mail clients and Google mark them:
-#   gmail_quote / gmail_attr: Gmail and the Google Groups web editor;
-#   wqmMgb: Google Groups' own "trimmed content" wrapper;
-#   blockquote[type=cite] + moz-cite-prefix: Apple Mail, Thunderbird;
-#   yahoo_quoted: Yahoo Mail.
-_QUOTE_SELECTORS = (
-    ".gmail_quote, .gmail_attr, .wqmMgb, blockquote[type=cite], .moz-cite-prefix, .yahoo_quoted"
-)
 _SAFE_SCHEMES = frozenset({"http", "https", "mailto", "ftp"})
 _LINK_BASE = "https://groups.google.com/"  # the <base href> of every Google Groups page
 
@@ -70,6 +66,10 @@ _ENTITY_LIKE = re.compile(r"&(?=#?[0-9A-Za-z]+;)")
 # with "{", "%" or ":".
 _TEMPLATE_OPENER = re.compile(r"\{(?=[{%:]|\Z)")
 _CODE_TEMPLATE_OPENER = re.compile(r"\{(?=[{%])")
+# Text with none of these is written as it is: every rule below starts from one of
+# them (a control character, a character escaped anywhere, or what can start markup at
+# the start of a line).
+_NEEDS_ESCAPING = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\\*`\[\]|_&<{$]|^[ \t]*[#>\-+=\d]", re.M)
 _LINE_START_MARKUP = re.compile(
     r"^([ \t]*)(#{1,6}(?=[ \t]|$)|>|[-+=]+(?=[ \t]|$)|\d{1,9}(?=[.)](?:[ \t]|$)))",
     re.MULTILINE,
@@ -83,6 +83,8 @@ def escape_markdown(text: str) -> str:
     """
     if not text:
         return ""
+    if _NEEDS_ESCAPING.search(text) is None:
+        return text
     text = _CONTROL.sub("", text)
     text = _BACKSLASH_ESCAPED.sub(r"\\\1", text)
     text = _EDGE_UNDERSCORE.sub(r"\\_", text)
@@ -109,8 +111,10 @@ def inert_code(code: str) -> str:
 
 # --- URLs ------------------------------------------------------------------------
 
-# Everything a Markdown link destination or a template engine could read as syntax.
-_URL_UNSAFE = frozenset(" \"<>\\^`{|}()[]'")
+# Everything a Markdown link destination or a template engine could read as syntax,
+# percent-encoded (all ASCII, so one byte each).
+_URL_UNSAFE = {ord(c): f"%{ord(c):02X}" for c in " \"<>\\^`{|}()[]'"}
+_URL_CONTROL = re.compile("[\x00-\x1f\x7f]")
 
 
 def safe_url(url: str | None) -> str | None:
@@ -122,7 +126,7 @@ def safe_url(url: str | None) -> str | None:
         return None
     # Browsers drop tabs, newlines and other control characters inside URLs, which
     # is how "java\tscript:" slips past naive checks.
-    url = "".join(c for c in url if ord(c) >= 0x20 and c != "\x7f").strip(" ")
+    url = _URL_CONTROL.sub("", url).strip(" ")
     if not url:
         return None
     try:
@@ -132,9 +136,7 @@ def safe_url(url: str | None) -> str | None:
         return None
     if scheme not in _SAFE_SCHEMES:
         return None
-    return "".join(
-        "".join(f"%{b:02X}" for b in c.encode("utf-8")) if c in _URL_UNSAFE else c for c in url
-    )
+    return url.translate(_URL_UNSAFE)
 
 
 def _unwrap_google_redirect(url: str) -> str:
@@ -148,77 +150,280 @@ def _unwrap_google_redirect(url: str) -> str:
     return url
 
 
-# --- the converter -----------------------------------------------------------------
+# --- reading the body ----------------------------------------------------------------
+#
+# The body is read by lxml's HTML parser (libxml2) through its event interface, and a
+# small tree is built from the events. Through events, libxml2 keeps nesting deeper than
+# the 255 levels its own tree builder stops at, and every run of text between two tags,
+# comments or dropped elements stays one piece of text of its own, as it was read:
+# Markdown is written piece by piece (white space is folded and characters escaped in
+# each), so two pieces must never merge. What a body loses is dropped while the tree is
+# built, in this order: comments, processing instructions and doctypes; elements that go
+# with their content (archive.content); void elements, as tags only; anything with
+# role=button (Google's buttons); then quoted earlier messages, each with the "On ...
+# wrote:" line before it (unless quotes are kept).
 
-_CONVERTER_CLASS = None
+# Quoted earlier messages as mail clients and Google mark them:
+#   gmail_quote / gmail_attr: Gmail and the Google Groups web editor;
+#   wqmMgb: Google Groups' own "trimmed content" wrapper;
+#   blockquote[type=cite] + moz-cite-prefix: Apple Mail, Thunderbird;
+#   yahoo_quoted: Yahoo Mail.
+_QUOTE_CLASSES = frozenset(
+    {"gmail_quote", "gmail_attr", "wqmMgb", "moz-cite-prefix", "yahoo_quoted"}
+)
+# The HTML parser folds white space that is all ASCII spaces, outside <pre> and
+# <textarea>, to one space or (if it held one) one newline.
+_ASCII_SPACES = "\x20\x0a\x09\x0c\x0d"
+_PRESERVE_SPACE = frozenset({"pre", "textarea"})
+_RUBY = frozenset({"rt", "rp"})
+# "On Tue, Aug 1, 2017 at 11:13 AM, George Zaki wrote:", or a localised
+# "среда, 17 ноября 2021 г. в 02:11:08 UTC+3, yankovic...@gmail.com:".
+_ATTRIBUTION = re.compile(r"\d.*:\s*\Z", re.DOTALL)
+_BLOCK_TAGS = frozenset(
+    {"p", "div", "blockquote", "ul", "ol", "li", "pre", "table", "h1", "h2", "h3", "h4",
+     "h5", "h6", "hr", "section", "article", "br"}
+)  # fmt: skip
+# Nesting deeper than this (counting <html> and <body>) is written as plain text (see
+# html_to_markdown). markdownify recursed three calls per level and so gave up where
+# Python's recursion limit fell, which depended on how deep the caller's stack was;
+# called by the export command, 323 nested quotes were written as Markdown and 324 were
+# not. That point is kept, as a fixed rule.
+MAX_DEPTH = 325
 
 
-def _converter_class():
-    """The markdownify subclass, built on first use so the import stays lazy."""
-    global _CONVERTER_CLASS
-    if _CONVERTER_CLASS is not None:
-        return _CONVERTER_CLASS
-    from markdownify import MarkdownConverter
+class _Node:
+    __slots__ = ("name", "attrs", "children", "parent")
 
-    class SafeConverter(MarkdownConverter):
-        def escape(self, text, parent_tags):
-            return escape_markdown(text)  # "|" included, so table cells are safe too
+    def __init__(self, name: str, attrs: Any, parent: _Node | None) -> None:
+        self.name = name
+        self.attrs = attrs
+        self.children: list[_Node | str] = []
+        self.parent = parent
 
-        def convert_a(self, el, text, parent_tags):
-            if "_noformat" in parent_tags:
-                return text
-            prefix, suffix, text = _chomp(text)
-            if not text:
-                return ""
-            href = el.get("href")
-            url = safe_url(href)
-            if url is None:
-                return prefix + text + suffix
-            shown = el.get_text().strip()
-            if shown == href.strip() and url.lower().startswith(("http://", "https://")):
-                return f"{prefix}<{url}>{suffix}"
-            return f"{prefix}[{text}]({url}){suffix}"
 
-        def convert_img(self, el, text, parent_tags):
-            alt = escape_markdown(" ".join((el.get("alt") or "").split()))
-            url = safe_url(el.get("src"))
-            if url is None or not url.lower().startswith(("http://", "https://")):
-                return alt
-            if "_inline" in parent_tags:
-                return alt
-            return f"![{alt}]({url})"
+class _Builder:
+    """lxml parser target: builds the cleaned tree (see above)."""
 
-        def convert_code(self, el, text, parent_tags):
-            if "_noformat" in parent_tags:
-                return text
-            return super().convert_code(el, inert_code(text), parent_tags)
+    def __init__(self, keep_quotes: bool = False) -> None:
+        self.reset(keep_quotes)
 
-        def convert_blockquote(self, el, text, parent_tags):
-            # A blank line before the quote: kramdown does not let a quote
-            # interrupt a paragraph.
-            quoted = super().convert_blockquote(el, text, parent_tags)
-            return "\n" + quoted if quoted.startswith("\n>") else quoted
+    def reset(self, keep_quotes: bool) -> None:
+        self.keep_quotes = keep_quotes
+        self.root = _Node("[document]", {}, None)
+        self.node = self.root
+        # One entry per open element: the node its content goes to, or None when the
+        # element is dropped with its content.
+        self.stack: list[_Node | None] = []
+        self.names: list[str] = []
+        self.pending: list[str] = []
+        self.skipping = 0  # open elements inside a dropped one
+        self.preserve = 0  # open <pre>/<textarea>
+        self.ruby: list[str] = []  # open <rt>/<rp>, innermost last
+        self.depth = 0
+        self.max_depth = 0
 
-        def convert_br(self, el, text, parent_tags):
-            if "pre" in parent_tags:
-                return "\n" + text  # a hard break inside code is just a newline
-            return super().convert_br(el, text, parent_tags)
+    def _flush(self) -> None:
+        text = "".join(self.pending)
+        self.pending.clear()
+        if not text:
+            return
+        if not self.preserve and not text.strip(_ASCII_SPACES):
+            text = "\n" if "\n" in text else " "
+        self.node.children.append(_RUBY_KINDS[self.ruby[-1]](text) if self.ruby else text)
 
-        convert_kbd = convert_code
-        convert_samp = convert_code
+    def start(self, tag: str, attrs: Any) -> None:
+        if self.pending:
+            self._flush()
+        self.names.append(tag)
+        if tag in _PRESERVE_SPACE:
+            self.preserve += 1
+        if tag in _RUBY:
+            self.ruby.append(tag)
+        if self.skipping:
+            self.skipping += 1
+            self.stack.append(None)
+            return
+        if tag in DROPPED_WITH_CONTENT:
+            self.skipping = 1
+            self.stack.append(None)
+            return
+        if tag in DROPPED_VOID:
+            self.stack.append(self.node)  # its content goes to its parent
+            return
+        if attrs and attrs.get("role") == "button":
+            self.skipping = 1
+            self.stack.append(None)
+            return
+        if not self.keep_quotes and attrs and _is_quote(tag, attrs):
+            if tag == "blockquote":
+                _drop_attribution(self.node.children)
+            self.skipping = 1
+            self.stack.append(None)
+            return
+        node = _Node(tag, attrs, self.node)
+        self.node.children.append(node)
+        self.stack.append(self.node)
+        self.node = node
+        self.depth += 1
+        if self.depth > self.max_depth:
+            self.max_depth = self.depth
 
-        def convert_pre(self, el, text, parent_tags):
-            if not text:
-                return ""
-            text = inert_code(text.strip("\n"))
-            # The fence must be longer than any backtick run inside, or the code
-            # would end early and the rest be read as Markdown.
-            longest = max((len(run) for run in re.findall(r"`+", text)), default=0)
-            fence = "`" * max(3, longest + 1)
-            return f"\n\n{fence}\n{text}\n{fence}\n\n"
+    def end(self, tag: str) -> None:
+        if self.pending:
+            self._flush()
+        if not self.names:
+            return
+        name = self.names.pop()
+        if name in _PRESERVE_SPACE:
+            self.preserve -= 1
+        if name in _RUBY:
+            self.ruby.pop()
+        parent = self.stack.pop()
+        if self.skipping:
+            self.skipping -= 1
+        elif parent is not None and parent is not self.node:
+            self.node = parent
+            self.depth -= 1
 
-    _CONVERTER_CLASS = SafeConverter
-    return SafeConverter
+    def data(self, text: str) -> None:
+        if not self.skipping:
+            self.pending.append(text)
+
+    def comment(self, text: str) -> None:
+        if self.pending:
+            self._flush()
+        if not text and self.preserve and not self.skipping:
+            # BeautifulSoup kept an empty comment inside <pre> (its filter never matched
+            # an empty string), and markdownify took the text beside one for the first
+            # or last of its parent's children. An empty string plays that part here: it
+            # writes nothing and counts as no neighbour.
+            self.node.children.append("")
+
+    def pi(self, target: str, data: str | None = None) -> None:
+        if self.pending:
+            self._flush()
+
+    def doctype(self, *args: Any) -> None:
+        if self.pending:
+            self._flush()
+
+    def close(self) -> _Node:
+        if self.pending:
+            self._flush()
+        return self.root
+
+
+def _is_quote(tag: str, attrs: Any) -> bool:
+    classes = attrs.get("class")
+    if classes and not _QUOTE_CLASSES.isdisjoint(classes.split()):
+        return True
+    if tag == "blockquote":
+        kind = attrs.get("type")
+        # An HTML attribute whose value CSS compares in ASCII case-insensitively.
+        return kind is not None and kind.translate(_ASCII_LOWER) == "cite"
+    return False
+
+
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
+
+
+def _drop_attribution(children: list[_Node | str]) -> None:
+    """Remove the "On ... wrote:" line written as bare text just before a quote."""
+    i = len(children) - 1
+    # Skip the line break(s) between the attribution and the quote.
+    while i >= 0:
+        node = children[i]
+        if node.name == "br" if isinstance(node, _Node) else not node.strip():
+            i -= 1
+        else:
+            break
+    while i >= 0:
+        node = children[i]
+        if type(node) is _Node and node.name in _BLOCK_TAGS:
+            break
+        i -= 1
+    pieces = children[i + 1 :]
+    # Text read inside <rt> or <rp> does not count, as in _text_of.
+    text = "".join(
+        _text_of(p) if isinstance(p, _Node) else p if type(p) is str else "" for p in pieces
+    )
+    if len(text) < 400 and _ATTRIBUTION.search(text):
+        del children[i + 1 :]
+
+
+class _RubyText(str):
+    __slots__ = ()
+
+
+class _RubyParen(str):
+    __slots__ = ()
+
+
+# Text read inside <rt> or <rp> counts as such an element's own text only: it is
+# written like any text, but is not part of the text a link shows (which is compared
+# with the link's target) nor of an attribution line.
+_RUBY_KINDS: dict[str, type[str]] = {"rt": _RubyText, "rp": _RubyParen}
+
+
+def _text_of(node: _Node, separator: str = "") -> str:
+    kind = _RUBY_KINDS.get(node.name, str)
+    out: list[str] = []
+    stack: list[Iterator[_Node | str]] = [iter(node.children)]
+    while stack:
+        for child in stack[-1]:
+            if type(child) is _Node:
+                stack.append(iter(child.children))
+                break
+            if type(child) is kind:
+                out.append(child)
+        else:
+            stack.pop()
+    return separator.join(out)
+
+
+# --- writing Markdown ---------------------------------------------------------------
+#
+# The rules of markdownify 1.2 (MarkdownConverter with heading_style="ATX", bullets="-",
+# and escaping left to escape_markdown), with ours for links, images, code, quotes and
+# line breaks in code, written over the tree above. Its output is the old converter's
+# byte for byte: tests/test_markdown_golden.py holds what that converter wrote for every
+# body the project carries, and compares the two on fresh random HTML.
+
+_HEADING = re.compile(r"h(\d+)")
+_CONVERT_NAME = re.compile(r"[\[\]:-]")
+_LINE_WITH_CONTENT = re.compile(r"^(.*)", flags=re.MULTILINE)
+_WHITESPACE = re.compile(r"[\t ]+")
+_ALL_WHITESPACE = re.compile(r"[\t \r\n]+")
+_NEWLINE_WHITESPACE = re.compile(r"[\t \r\n]*[\r\n][\t \r\n]*")
+_BACKTICKS = re.compile(r"`+")
+_STRIP_INSIDE = frozenset(
+    {"p", "blockquote", "article", "div", "section", "ol", "ul", "li", "dl", "dt", "dd",
+     "table", "thead", "tbody", "tfoot", "tr", "td", "th"}
+)  # fmt: skip
+_NOFORMAT = frozenset({"pre", "code", "kbd", "samp"})
+_INLINE_MARK = {"b": "**", "strong": "**", "em": "*", "i": "*", "del": "~~", "s": "~~",
+                "sub": "", "sup": ""}  # fmt: skip
+_inside_cache: dict[str, bool] = {}
+
+
+def _strips_inside(name: str) -> bool:
+    """White space just inside this element is not written (block elements)."""
+    known = _inside_cache.get(name)
+    if known is None:
+        known = name in _STRIP_INSIDE or _HEADING.match(name) is not None
+        if len(_inside_cache) < 4096:
+            _inside_cache[name] = known
+    return known
+
+
+def _strips_outside(node: _Node | str | None) -> bool:
+    return type(node) is _Node and (_strips_inside(node.name) or node.name == "pre")
+
+
+def _split_newlines(text: str) -> tuple[str, str, str]:
+    body = text.lstrip("\n")
+    content = body.rstrip("\n")
+    return text[: len(text) - len(body)], content, body[len(content) :]
 
 
 def _chomp(text: str) -> tuple[str, str, str]:
@@ -227,62 +432,326 @@ def _chomp(text: str) -> tuple[str, str, str]:
     return prefix, suffix, text.strip()
 
 
-# --- cleaning the tree ---------------------------------------------------------------
-
-# "On Tue, Aug 1, 2017 at 11:13 AM, George Zaki wrote:", or a localised
-# "среда, 17 ноября 2021 г. в 02:11:08 UTC+3, yankovic...@gmail.com:".
-_ATTRIBUTION = re.compile(r"\d.*:\s*\Z", re.DOTALL)
-_BLOCK_TAGS = frozenset(
-    {"p", "div", "blockquote", "ul", "ol", "li", "pre", "table", "h1", "h2", "h3", "h4",
-     "h5", "h6", "hr", "section", "article", "br"}
-)  # fmt: skip
-
-
-def _drop_quotes(soup) -> None:
-    for quote in soup.select(_QUOTE_SELECTORS):
-        if quote.decomposed:
-            continue
-        if quote.name == "blockquote":
-            _drop_attribution(quote)
-        quote.decompose()
+def _number(value: str, low: int, high: int) -> int:
+    """int(value) clamped to [low, high]. markdownify's int() raised on a digit Python
+    does not read as a number ("²") or on thousands of digits, and stopped the export;
+    those are taken as the lower and the upper bound."""
+    try:
+        number = int(value)
+    except ValueError:
+        number = high if len(value) > 100 else low
+    return max(low, min(high, number))
 
 
-def _drop_attribution(quote) -> None:
-    """Remove the "On ... wrote:" line written as bare text just before a quote."""
-    pieces = []
-    node = quote.previous_sibling
-    # Skip the line break(s) between the attribution and the quote.
-    while node is not None and (
-        getattr(node, "name", None) == "br" or (node.name is None and not str(node).strip())
+def _write(node: _Node, index: int, pre: bool, noformat: bool, inline: bool, in_li: bool) -> str:
+    """Markdown for one element; the flags say what its ancestors are."""
+    name = node.name
+    children = node.children
+    inside = _strips_inside(name)
+    c_pre = pre or name == "pre"
+    c_noformat = noformat or name in _NOFORMAT
+    c_inline = inline or name == "td" or name == "th" or _HEADING.match(name) is not None
+    c_li = in_li or name == "li"
+    strings: list[str] = []
+    last = len(children) - 1
+    for i, child in enumerate(children):
+        if isinstance(child, _Node):
+            text = _write(child, i, c_pre, c_noformat, c_inline, c_li)
+        else:
+            prev = children[i - 1] if i else None
+            nxt = children[i + 1] if i < last else None
+            if not child.strip():
+                if inside and (not prev or not nxt):
+                    continue
+                if _strips_outside(prev) or _strips_outside(nxt):
+                    continue
+            text = str(child)
+            if not c_pre:
+                if "\n" in text or "\r" in text:
+                    text = _NEWLINE_WHITESPACE.sub("\n", text)
+                text = _WHITESPACE.sub(" ", text)
+            if not c_noformat:
+                text = escape_markdown(text)
+            if _strips_outside(prev) or (inside and not prev):
+                text = text.lstrip(" \t\r\n")
+            if _strips_outside(nxt) or (inside and not nxt):
+                text = text.rstrip()
+        if text:
+            strings.append(text)
+    if c_pre:
+        text = "".join(strings)
+    else:
+        # Newlines where two children meet: the larger count of the two, at most two.
+        joined = [""]
+        for string in strings:
+            if string[0] != "\n" and string[-1] != "\n":
+                joined += ("", string, "")
+                continue
+            leading, content, trailing = _split_newlines(string)
+            if joined[-1] and leading:
+                before = joined.pop()
+                leading = "\n" * min(2, max(len(before), len(leading)))
+            joined += (leading, content, trailing)
+        text = "".join(joined)
+    return _convert(node, index, text, pre, noformat, inline, in_li)
+
+
+def _convert(
+    node: _Node, index: int, text: str, pre: bool, noformat: bool, inline: bool, in_li: bool
+) -> str:
+    lowered = node.name.lower()
+    key = _CONVERT_NAME.sub("_", lowered)
+    if key in _INLINE_MARK:
+        if noformat:
+            return text
+        prefix, suffix, text = _chomp(text)
+        if not text:
+            return ""
+        mark = _INLINE_MARK[key]
+        return f"{prefix}{mark}{text}{mark}{suffix}"
+    if key in ("p", "div", "article", "section", "dl"):
+        if inline:
+            if key == "p":
+                return " " + text.strip(" \t\r\n") + " "
+            return " " + text.strip() + " "
+        text = text.strip(" \t\r\n") if key == "p" else text.strip()
+        return f"\n\n{text}\n\n" if text else ""
+    if key == "a":
+        return _convert_a(node, text, noformat)
+    if key == "br":
+        if pre:
+            return "\n" + text  # a hard break inside code is just a newline
+        if inline:
+            return text + " " if text else " "
+        return "  \n" + text
+    if key in ("code", "kbd", "samp"):
+        if noformat:
+            return text
+        prefix, suffix, text = _chomp(inert_code(text))
+        if not text:
+            return ""
+        longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+        delimiter = "`" * (longest + 1)
+        if longest:
+            text = f" {text} "
+        return f"{prefix}{delimiter}{text}{delimiter}{suffix}"
+    if key in ("ul", "ol", "list"):
+        return _convert_list(node, index, text, in_li)
+    if key == "li":
+        return _convert_li(node, index, text)
+    if key == "blockquote":
+        text = text.strip(" \t\r\n")
+        if inline:
+            return " " + text + " "
+        if not text:
+            return "\n"
+        text = _LINE_WITH_CONTENT.sub(lambda m: "> " + m.group(1) if m.group(1) else ">", text)
+        # A blank line before the quote: kramdown does not let a quote interrupt a
+        # paragraph.
+        return "\n\n" + text + "\n\n"
+    if key == "pre":
+        if not text:
+            return ""
+        text = inert_code(text.strip("\n"))
+        # The fence must be longer than any backtick run inside, or the code would end
+        # early and the rest be read as Markdown.
+        longest = max((len(run) for run in _BACKTICKS.findall(text)), default=0)
+        fence = "`" * max(3, longest + 1)
+        return f"\n\n{fence}\n{text}\n{fence}\n\n"
+    if key == "img":
+        return _convert_img(node, inline)
+    if key == "hr":
+        return "\n\n---\n\n"
+    if key in ("td", "th"):
+        colspan = 1
+        value = node.attrs.get("colspan")
+        if value is not None and value.isdigit():
+            colspan = _number(value, 1, 1000)
+        return " " + text.strip().replace("\n", " ") + " |" * colspan
+    if key == "tr":
+        return _convert_tr(node, index, text)
+    if key == "table":
+        return "\n\n" + text.strip() + "\n\n"
+    if key == "caption":
+        return text.strip() + "\n\n"
+    if key == "figcaption":
+        return "\n\n" + text.strip() + "\n\n"
+    if key == "q":
+        return '"' + text + '"'
+    if key == "dt":
+        text = _ALL_WHITESPACE.sub(" ", text.strip())
+        if inline:
+            return " " + text + " "
+        return f"\n\n{text}\n" if text else "\n"
+    if key == "dd":
+        text = text.strip()
+        if inline:
+            return " " + text + " "
+        if not text:
+            return "\n"
+        text = _LINE_WITH_CONTENT.sub(lambda m: "    " + m.group(1) if m.group(1) else "", text)
+        return ":" + text[1:] + "\n"
+    if key in ("script", "style"):
+        return ""
+    if key == "_document_":
+        return text.strip("\n")
+    heading = _HEADING.match(lowered)
+    if heading is not None:
+        if inline:
+            return text
+        level = _number(heading.group(1), 1, 6)
+        text = _ALL_WHITESPACE.sub(" ", text.strip())
+        return f"\n\n{'#' * level} {text}\n\n"
+    return text
+
+
+def _convert_a(node: _Node, text: str, noformat: bool) -> str:
+    if noformat:
+        return text
+    prefix, suffix, text = _chomp(text)
+    if not text:
+        return ""
+    href = node.attrs.get("href")
+    url = safe_url(href)
+    if url is None:
+        return prefix + text + suffix
+    shown = _text_of(node).strip()
+    if shown == href.strip() and url.lower().startswith(("http://", "https://")):
+        return f"{prefix}<{url}>{suffix}"
+    return f"{prefix}[{text}]({url}){suffix}"
+
+
+def _convert_img(node: _Node, inline: bool) -> str:
+    alt = escape_markdown(" ".join((node.attrs.get("alt") or "").split()))
+    url = safe_url(node.attrs.get("src"))
+    if url is None or not url.lower().startswith(("http://", "https://")):
+        return alt
+    if inline:
+        return alt
+    return f"![{alt}]({url})"
+
+
+def _convert_list(node: _Node, index: int, text: str, in_li: bool) -> str:
+    if in_li:
+        return "\n" + text.rstrip()  # a nested list
+    before_paragraph = False
+    parent = node.parent
+    if parent is not None:
+        for sibling in parent.children[index + 1 :]:
+            if isinstance(sibling, _Node):
+                before_paragraph = sibling.name not in ("ul", "ol")
+                break
+            if sibling.strip():
+                before_paragraph = True
+                break
+    return "\n\n" + text + ("\n" if before_paragraph else "")
+
+
+def _convert_li(node: _Node, index: int, text: str) -> str:
+    text = text.strip()
+    if not text:
+        return "\n"
+    parent = node.parent
+    if parent is not None and parent.name == "ol":
+        start = parent.attrs.get("start")
+        first = 1
+        if start and start.isnumeric():
+            try:
+                first = int(start)
+            except ValueError:  # "½", or thousands of digits: markdownify raised
+                first = 1
+        siblings = parent.children[:index]
+        before = sum(1 for s in siblings if type(s) is _Node and s.name == "li")
+        bullet = f"{first + before}. "
+    else:
+        bullet = "- "
+    indent = " " * len(bullet)
+    text = _LINE_WITH_CONTENT.sub(lambda m: indent + m.group(1) if m.group(1) else "", text)
+    return bullet + text[len(bullet) :] + "\n"
+
+
+def _descendants(node: _Node, names: tuple[str, ...]) -> list[_Node]:
+    found: list[_Node] = []
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        for child in reversed(current.children):
+            if type(child) is _Node:
+                stack.append(child)
+        if current is not node and current.name in names:
+            found.append(current)
+    return found
+
+
+def _previous_element(node: _Node | None, index: int | None = None) -> bool:
+    """Whether an element comes before ``node`` among its parent's children."""
+    if node is None or node.parent is None:
+        return False
+    siblings = node.parent.children
+    if index is None:
+        index = next(i for i, child in enumerate(siblings) if child is node)
+    return any(type(child) is _Node for child in siblings[:index])
+
+
+def _convert_tr(node: _Node, index: int, text: str) -> str:
+    cells = _descendants(node, ("td", "th"))
+    parent = node.parent
+    assert parent is not None
+    is_first_row = not _previous_element(node, index)
+    is_headrow = all(cell.name == "th" for cell in cells) or (
+        parent.name == "thead" and len(_descendants(parent, ("tr",))) == 1
+    )
+    grandparent = parent.parent
+    is_head_row_missing = (is_first_row and not parent.name == "tbody") or (
+        is_first_row
+        and parent.name == "tbody"
+        and (grandparent is None or len(_descendants(grandparent, ("thead",))) < 1)
+    )
+    full_colspan = 0
+    for cell in cells:
+        value = cell.attrs.get("colspan")
+        if value is not None and value.isdigit():
+            full_colspan += _number(value, 1, 1000)
+        else:
+            full_colspan += 1
+    overline = underline = ""
+    if is_headrow and is_first_row:
+        underline = "| " + " | ".join(["---"] * full_colspan) + " |" + "\n"
+    elif is_head_row_missing or (
+        is_first_row
+        and (parent.name == "table" or (parent.name == "tbody" and not _previous_element(parent)))
     ):
-        pieces.append(node)
-        node = node.previous_sibling
-    while node is not None and getattr(node, "name", None) not in _BLOCK_TAGS:
-        pieces.append(node)
-        node = node.previous_sibling
-    text = "".join(p.get_text() if hasattr(p, "get_text") else str(p) for p in reversed(pieces))
-    if len(text) < 400 and _ATTRIBUTION.search(text):
-        for piece in pieces:
-            piece.extract()
+        overline = "| " + " | ".join([""] * full_colspan) + " |" + "\n"
+        overline += "| " + " | ".join(["---"] * full_colspan) + " |" + "\n"
+    return overline + "|" + text + "\n" + underline
 
 
-def _clean(soup, *, keep_quotes: bool) -> None:
-    from bs4 import CData, Comment, Declaration, Doctype, ProcessingInstruction
+# --- the parser ------------------------------------------------------------------------
 
-    for node in soup.find_all(
-        string=lambda s: isinstance(
-            s, Comment | CData | Declaration | Doctype | ProcessingInstruction
-        )
-    ):
-        node.extract()
-    for tag in soup.find_all(sorted(DROPPED_WITH_CONTENT)):
-        tag.decompose()
-    for tag in soup.find_all(sorted(DROPPED_VOID)):
-        tag.unwrap()
-    for tag in soup.select("[role=button]"):
-        tag.decompose()
-    if not keep_quotes:
-        _drop_quotes(soup)
+
+_readers = threading.local()
+
+
+def _read(html: str, keep_quotes: bool) -> tuple[_Node, int]:
+    """The cleaned tree of a body, and how deep it nests."""
+    reader = getattr(_readers, "reader", None)
+    if reader is None:
+        from lxml import etree
+
+        builder = _Builder()
+        # The options BeautifulSoup gave lxml, so that libxml2 reads a body as it did
+        # before. One parser per thread is reused: making one inspects the target.
+        parser = etree.HTMLParser(target=cast(Any, builder), recover=True, huge_tree=False)
+        reader = _readers.reader = (parser, builder)
+    parser, builder = reader
+    if html[0] == "\ufeff":
+        html = html[1:]
+    builder.reset(keep_quotes)
+    try:
+        parser.feed(html)
+    finally:
+        parser.close()
+    return builder.root, builder.max_depth
 
 
 # --- tidying the Markdown -------------------------------------------------------------
@@ -356,21 +825,12 @@ def html_to_markdown(html: str, *, keep_quotes: bool = False) -> str:
     """
     if not html or not html.strip():
         return ""
-    from bs4 import BeautifulSoup
-
-    soup = BeautifulSoup(html, "lxml")
-    _clean(soup, keep_quotes=keep_quotes)
-    converter = _converter_class()(
-        heading_style="ATX",
-        bullets="-",
-        escape_underscores=False,
-        escape_asterisks=False,  # escape_markdown does it, with the other characters
-    )
-    try:
-        markdown = converter.convert_soup(soup)
-    except RecursionError:
-        # markdownify recurses once per level of nesting; a body nested hundreds of
-        # levels deep (quotes of quotes, or malice) is kept as escaped plain text.
-        lines = (" ".join(line.split()) for line in soup.get_text("\n").split("\n"))
+    root, depth = _read(html, keep_quotes)
+    if depth > MAX_DEPTH:
+        # A body nested hundreds of levels deep (quotes of quotes, or malice) is kept as
+        # escaped plain text: one paragraph per run of text.
+        lines = (" ".join(line.split()) for line in _text_of(root, "\n").split("\n"))
         markdown = "\n\n".join(escape_markdown(line) for line in lines if line)
+    else:
+        markdown = _write(root, 0, False, False, False, False)
     return _tidy(_strip_footer(_tidy(markdown)))

@@ -11,7 +11,6 @@ from archive.content import DROPPED_VOID, DROPPED_WITH_CONTENT
 from archive.markdown import (
     _ATTRIBUTION,
     _BLOCK_TAGS,
-    _QUOTE_SELECTORS,
     _strip_footer,
     _tidy,
     escape_markdown,
@@ -21,6 +20,9 @@ from archive.markdown import (
 
 # --- the converter (markdownify) -----------------------------------------------------------------
 
+_QUOTE_SELECTORS = (
+    ".gmail_quote, .gmail_attr, .wqmMgb, blockquote[type=cite], .moz-cite-prefix, .yahoo_quoted"
+)
 _CONVERTER_CLASS = None
 
 
