@@ -764,7 +764,9 @@ def export_threads(
     the folder redeploys only what changed. A file an earlier export wrote for the
     same thread is kept under its name; when the thread's name changed (its start
     date was corrected, or its subject), the old file is renamed, never left beside
-    the new one, and ``log`` says so. Any other file is left alone and the thread
+    the new one, and ``log`` says so. A cross-post's file written under one group is
+    the same thread's when it is exported under another: one announcement stays one
+    post. Any other file is left alone and the thread
     takes the next name (see :func:`export_filename`). Without ``out_dir``, Markdown
     (one thread only) or a JSON array goes to ``stream`` (stdout).
     """
@@ -813,8 +815,13 @@ def export_threads(
     counts = {"written": 0, "unchanged": 0, "renamed": 0}
     for thread in threads():
         source = thread.get("url") or ""
-        mine = [name for name in earlier.pop(source, []) if name not in used]
-        name = _choose_name(directory, thread, ext, source, mine, used, owner)
+        # A cross-post is one announcement, so one file: the file an earlier export
+        # wrote for it under another group is this thread's too, and is renamed (or
+        # rewritten in place) rather than left beside it as a second post.
+        sources = [source, *_cross_post_sources(archive, thread)]
+        mine = [name for s in sources for name in earlier.pop(s, []) if name not in used]
+        crossed = {name for s in sources[1:] for name, o in owner.items() if o == s}
+        name = _choose_name(directory, thread, ext, set(sources), mine, used, owner)
         used.add(name)
         path = directory / name
         text = render(thread)
@@ -830,7 +837,10 @@ def export_threads(
             except OSError as err:
                 raise ListarchiveError(f"cannot rename {old_path}: {err.strerror or err}") from None
             counts["renamed"] += 1
-            if log:
+            if log and old in crossed:
+                log(f"Renamed {old} to {name}: the same cross-post, now exported under "
+                    f"{_clean_line(thread['group_key'])}")
+            elif log:
                 log(f"Renamed {old} to {name}: the thread's date or subject changed")
         if _read(path) == text:
             counts["unchanged"] += 1
@@ -847,17 +857,33 @@ def export_threads(
     return files
 
 
+def _cross_post_sources(archive, thread: dict[str, Any]) -> list[str]:
+    """The URLs of the other threads that open with this thread's first message: the
+    same announcement cross-posted to other groups."""
+    messages = thread.get("messages") or []
+    if not messages or len(messages[0].get("groups") or []) < 2:
+        return []
+    rows = archive.db.execute(
+        "SELECT t.url FROM threads t JOIN postings p ON p.id = (SELECT q.id FROM postings q"
+        "  WHERE q.thread_id = t.id ORDER BY q.position, q.id LIMIT 1)"
+        " WHERE p.message_id = ? AND t.url != ? ORDER BY t.id",
+        (messages[0]["id"], thread.get("url") or ""),
+    ).fetchall()
+    return [row[0] for row in rows]
+
+
 def _choose_name(
     directory: Path,
     thread: dict[str, Any],
     ext: str,
-    source: str,
+    sources: set[str],
     mine: list[str],
     used: set[str],
     owner: dict[str, str],
 ) -> str:
     """The file name for the thread: the one an earlier export gave it, while that is
-    still one of the thread's names; else the first name that is free or its own."""
+    still one of the thread's names; else the first name that is free or its own.
+    ``sources`` are the thread's URL and those of its cross-posts elsewhere."""
     names = _name_options(thread, ext)
     if mine:
         wanted = set(mine)
@@ -866,16 +892,16 @@ def _choose_name(
                 return name
         names = _name_options(thread, ext)
     for name in names:
-        if not _free(name, used) or _next_door(directory, name, source, owner):
+        if not _free(name, used) or _next_door(directory, name, sources, owner):
             continue
         path = directory / name
         if path.parent != directory or path.name != name:  # never, but never write there
             raise ListarchiveError(f"refusing to write outside {directory}: {name!r}")
         if not path.exists() and not path.is_symlink():
             return name
-        if owner.get(name) == source:
+        if owner.get(name) in sources:
             return name
-    raise ListarchiveError(f"no free file name for thread {source}")
+    raise ListarchiveError(f"no free file name for thread {thread.get('url') or ''}")
 
 
 _DATED_NAME = re.compile(r"(\d{4}-\d\d-\d\d)-(.+)\Z")
@@ -901,11 +927,11 @@ def _free(name: str, taken: set[str]) -> bool:
     return name not in taken and not any(other in taken for other in _neighbours(name))
 
 
-def _next_door(directory: Path, name: str, source: str, owner: dict[str, str]) -> bool:
+def _next_door(directory: Path, name: str, sources: set[str], owner: dict[str, str]) -> bool:
     """Whether a file of another thread (or not an export) has the same slug a day
     before or after (see :func:`_neighbours`)."""
     return any(
-        owner.get(other) != source and (directory / other).exists()
+        owner.get(other) not in sources and (directory / other).exists()
         for other in _neighbours(name)
     )
 

@@ -802,6 +802,48 @@ def test_a_cross_post_is_exported_once_under_the_group_archived_first(synced, db
         assert select_threads(archive, [thread_url(release), dev_url]) == [(ANN_KEY, release.id)]
 
 
+def test_a_cross_post_exported_under_another_group_later_stays_one_file(synced, db, tmp_path):
+    """A site exported group by group into one folder: the announcement posted to both
+    groups is one post, whichever group exported it last, and says where it was."""
+    release = synced[1]["release"]
+    out = tmp_path / "site"
+    first = run("export", "--group", "demo-announce", "--until", "2024-01-09", "--out", str(out),
+                db=db)  # fmt: skip
+    assert first.exit_code == 0, first.output
+    [announced] = [Path(line) for line in first.stdout.splitlines()]
+    with Archive(synced[0], create=False) as archive:
+        [key] = select_threads(archive, group="dev", until="2024-01-09")
+        dev_url = archive.get_thread(*key)["url"]
+    assert dev_url != thread_url(release)
+
+    second = run("export", "--group", "dev", "--until", "2024-01-09", "--out", str(out), db=db)
+    assert second.exit_code == 0, second.output
+    [path] = [Path(line) for line in second.stdout.splitlines()]
+    assert [p.name for p in out.iterdir()] == [path.name]  # not two posts of one message
+    document = path.read_text(encoding="utf-8")
+    assert f'source: "{dev_url}"' in document
+    assert f"Also posted to {ANN_KEY}." in document
+    # Both groups' subjects make the same name, so the file is rewritten in place (a
+    # site keeps its URL); a name that differs is a rename, said on stderr.
+    assert path.name == announced.name
+    assert "1 written, 0 unchanged, 0 renamed" in second.stderr
+
+    (out / path.name).rename(out / "2024-01-08-an-older-name.md")
+    third = run("export", "--group", "demo-announce", "--until", "2024-01-09", "--out", str(out),
+                db=db)  # fmt: skip
+    assert third.exit_code == 0, third.output
+    assert [p.name for p in out.iterdir()] == [announced.name]
+    assert f'source: "{thread_url(release)}"' in announced.read_text(encoding="utf-8")
+    assert (
+        f"Renamed 2024-01-08-an-older-name.md to {announced.name}: the same cross-post, now"
+        f" exported under {ANN_KEY}"
+    ) in third.stderr
+    # Exported again as it is: nothing is written.
+    fourth = run("export", "--group", "demo-announce", "--until", "2024-01-09", "--out", str(out),
+                 db=db)  # fmt: skip
+    assert "0 written, 1 unchanged, 0 renamed" in fourth.stderr
+
+
 def test_same_subject_on_neighbouring_days_gets_distinct_slugs(made, tmp_path):
     """A site in another time zone may date both on one day: Jekyll would build one."""
     save(made, DEV, "AAAAAAAAAAA", "Daily report", at=datetime(2024, 1, 8, 23, tzinfo=UTC))
