@@ -443,14 +443,44 @@ def _number(value: str, low: int, high: int) -> int:
     return max(low, min(high, number))
 
 
+# Per element name: (white space inside is dropped, its content is code, its content is
+# inline, the name its markdownify converter was found by, heading level or 0).
+_NameInfo = tuple[bool, bool, bool, str, int]
+_names: dict[str, _NameInfo] = {}
+_CONVERTED = frozenset(
+    {"b", "strong", "em", "i", "del", "s", "sub", "sup", "p", "div", "article", "section",
+     "dl", "a", "br", "code", "kbd", "samp", "ul", "ol", "list", "li", "blockquote", "pre",
+     "img", "hr", "td", "th", "tr", "table", "caption", "figcaption", "q", "dt", "dd",
+     "script", "style", "_document_"}
+)  # fmt: skip
+
+
+def _name_info(name: str) -> _NameInfo:
+    info = _names.get(name)
+    if info is None:
+        heading = _HEADING.match(name) is not None
+        lowered = name.lower()
+        # markdownify looked a converter up by the lower-cased name with "[", "]", ":"
+        # and "-" made "_", and took any h<digits> name for a heading.
+        key = _CONVERT_NAME.sub("_", lowered)
+        level = 0
+        if key not in _CONVERTED and (match := _HEADING.match(lowered)) is not None:
+            level = _number(match.group(1), 1, 6)
+        info = (_strips_inside(name), name in _NOFORMAT, heading or name in ("td", "th"), key,
+                level)  # fmt: skip
+        if len(_names) < 4096:
+            _names[name] = info
+    return info
+
+
 def _write(node: _Node, index: int, pre: bool, noformat: bool, inline: bool, in_li: bool) -> str:
     """Markdown for one element; the flags say what its ancestors are."""
     name = node.name
     children = node.children
-    inside = _strips_inside(name)
+    inside, code, makes_inline, key, level = _name_info(name)
     c_pre = pre or name == "pre"
-    c_noformat = noformat or name in _NOFORMAT
-    c_inline = inline or name == "td" or name == "th" or _HEADING.match(name) is not None
+    c_noformat = noformat or code
+    c_inline = inline or makes_inline
     c_li = in_li or name == "li"
     strings: list[str] = []
     last = len(children) - 1
@@ -460,21 +490,24 @@ def _write(node: _Node, index: int, pre: bool, noformat: bool, inline: bool, in_
         else:
             prev = children[i - 1] if i else None
             nxt = children[i + 1] if i < last else None
+            after_block = _strips_outside(prev)
+            before_block = _strips_outside(nxt)
             if not child.strip():
                 if inside and (not prev or not nxt):
                     continue
-                if _strips_outside(prev) or _strips_outside(nxt):
+                if after_block or before_block:
                     continue
             text = str(child)
             if not c_pre:
                 if "\n" in text or "\r" in text:
                     text = _NEWLINE_WHITESPACE.sub("\n", text)
-                text = _WHITESPACE.sub(" ", text)
+                if "\t" in text or "  " in text:
+                    text = _WHITESPACE.sub(" ", text)
             if not c_noformat:
                 text = escape_markdown(text)
-            if _strips_outside(prev) or (inside and not prev):
+            if after_block or (inside and not prev):
                 text = text.lstrip(" \t\r\n")
-            if _strips_outside(nxt) or (inside and not nxt):
+            if before_block or (inside and not nxt):
                 text = text.rstrip()
         if text:
             strings.append(text)
@@ -493,14 +526,24 @@ def _write(node: _Node, index: int, pre: bool, noformat: bool, inline: bool, in_
                 leading = "\n" * min(2, max(len(before), len(leading)))
             joined += (leading, content, trailing)
         text = "".join(joined)
-    return _convert(node, index, text, pre, noformat, inline, in_li)
+    if key not in _CONVERTED:
+        if level and not inline:
+            text = _ALL_WHITESPACE.sub(" ", text.strip())
+            return f"\n\n{'#' * level} {text}\n\n"
+        return text
+    return _convert(node, key, index, text, pre, noformat, inline, in_li)
 
 
 def _convert(
-    node: _Node, index: int, text: str, pre: bool, noformat: bool, inline: bool, in_li: bool
+    node: _Node,
+    key: str,
+    index: int,
+    text: str,
+    pre: bool,
+    noformat: bool,
+    inline: bool,
+    in_li: bool,
 ) -> str:
-    lowered = node.name.lower()
-    key = _CONVERT_NAME.sub("_", lowered)
     if key in _INLINE_MARK:
         if noformat:
             return text
@@ -595,13 +638,6 @@ def _convert(
         return ""
     if key == "_document_":
         return text.strip("\n")
-    heading = _HEADING.match(lowered)
-    if heading is not None:
-        if inline:
-            return text
-        level = _number(heading.group(1), 1, 6)
-        text = _ALL_WHITESPACE.sub(" ", text.strip())
-        return f"\n\n{'#' * level} {text}\n\n"
     return text
 
 
