@@ -633,12 +633,14 @@ def thread_to_json(
 def _slug(text: str) -> str:
     """Lower-case letters and digits joined by single dashes; never ``.``, ``/`` or a
     control character, at most SLUG_MAX_BYTES bytes of UTF-8."""
-    text = unicodedata.normalize("NFKD", text)
-    text = "".join(c for c in text if not unicodedata.combining(c))
+    if not text.isascii():  # ASCII is its own NFKD form, with no combining marks
+        text = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in text if not unicodedata.combining(c))
     words = re.split(r"[^\w]+|_", text.lower())
     slug = ""
     for word in filter(None, words):
-        word = "".join(c for c in word if c.isalnum())
+        if not word.isalnum():
+            word = "".join(c for c in word if c.isalnum())
         if not word:
             continue
         candidate = f"{slug}-{word}" if slug else word

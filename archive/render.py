@@ -95,10 +95,17 @@ def inert(text: str, *, multiline: bool = False, strip: bool = True) -> str:
     """
     if not text:
         return ""
-    text = _FORMAT.sub("", _ESCAPES.sub("", text))
-    if multiline:
-        return _CONTROLS_BUT_LF_TAB.sub("", _BREAKS.sub("\n", text))
-    spaced = _CONTROLS.sub(" ", text)
+    if text.isascii() and _CONTROLS_BUT_LF_TAB.search(text) is None:
+        # Nothing to remove (the common case): the rules below would change nothing
+        # but white space, which folds the same way here.
+        if multiline:
+            return text
+        spaced = text
+    else:
+        text = _FORMAT.sub("", _ESCAPES.sub("", text))
+        if multiline:
+            return _CONTROLS_BUT_LF_TAB.sub("", _BREAKS.sub("\n", text))
+        spaced = _CONTROLS.sub(" ", text)
     line = " ".join(spaced.split())
     if strip:
         return line
