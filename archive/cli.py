@@ -363,7 +363,7 @@ def import_command(
     import time
 
     from archive.config import settings
-    from archive.db import Archive
+    from archive.db import MAIL_PAGE_SIZE, Archive
     from archive.mail_import import MissingGroup, import_mail
     from scraper.errors import EXIT_PARTIAL
 
@@ -376,7 +376,7 @@ def import_command(
         rate = summary.read / max(time.monotonic() - started, 1e-9)
         click.echo(f"read {summary.read:,} messages ({rate:,.0f}/s)", err=True)
 
-    with Archive(settings(config_file, db_path).db) as archive:
+    with Archive(settings(config_file, db_path).db, page_size=MAIL_PAGE_SIZE) as archive:
         summary = import_mail(
             archive, paths, group=group, on_reject=rejected, on_progress=progress
         )

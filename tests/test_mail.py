@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 from archive import mail_import
 from archive.cli import cli
-from archive.db import Archive
+from archive.db import MAIL_PAGE_SIZE, PAGE_SIZE, Archive
 from archive.mail import parse_address, parse_message, split_mbox
 from archive.mail_import import import_mail
 from archive.mbox import write_mbox
@@ -263,6 +263,20 @@ def test_cli_says_group_is_required(tmp_path: Path) -> None:
     result = runner.invoke(cli, ["import", str(PIPERMAIL), "--db", db, "--group", "pipe@x.org"])
     assert result.exit_code == 0, result.output
     assert "Read 2 messages: 2 new, 0 already archived, 0 rejected" in result.output
+
+
+def test_an_archive_made_by_import_has_larger_pages(tmp_path: Path) -> None:
+    # Mail rows are 3-8 KB: a new archive for mail gets MAIL_PAGE_SIZE pages; one that
+    # exists (made by sync) keeps its own.
+    runner = CliRunner()
+    made, existing = tmp_path / "made.db", tmp_path / "existing.db"
+    Archive(existing).close()
+    for db in (made, existing):
+        result = runner.invoke(cli, ["import", str(LIST), "--db", str(db)])
+        assert result.exit_code == 0, result.output
+    assert rows(made, "PRAGMA page_size") == [(MAIL_PAGE_SIZE,)]
+    assert rows(existing, "PRAGMA page_size") == [(PAGE_SIZE,)] != [(MAIL_PAGE_SIZE,)]
+    assert message_ids(made) == message_ids(existing) == LIST_IDS
 
 
 # --- threads and duplicates ----------------------------------------------------------------
