@@ -152,3 +152,21 @@ def test_save_probe_saves_every_message_it_reads():
     got = save_probe.probe(fixture, 1000, per_thread=4)
     assert read == 9 and got["messages"] == read  # the fixture holds nine messages
     assert got["seconds"] > 0 and got["cpu_seconds"] >= 0
+
+
+def test_corpus_sync_archives_every_message_of_the_fixture():
+    from pathlib import Path
+
+    from bench import corpus_sync
+
+    fixture = Path(__file__).parent / "mail" / "list.mboxrd"
+    got = corpus_sync.measure(fixture, None, probe=False)
+    assert got["messages"] == 9 and got["status"] == "ok"  # the fixture holds nine messages
+    assert got["client_cpu"] > 0 and got["simulator_cpu"] >= 0
+
+
+def test_corpus_sync_says_when_the_corpus_is_absent(tmp_path, capsys):
+    from bench import corpus_sync
+
+    assert corpus_sync.main(["--corpus", str(tmp_path / "none.mbox.xz")]) == 0
+    assert "skipped: no corpus at" in capsys.readouterr().err

@@ -48,7 +48,6 @@ from tests.helpers.scan_pages import (
     LINK,
     TOLERATED,
     message_element,
-    perturbed_pages,
     random_section,
     section_page,
     simulator_thread_pages,
@@ -1044,13 +1043,11 @@ def test_a_callback_quoted_in_a_message_is_not_a_block():
     assert thread.messages[0].body_html == quoted
 
 
-# The edges of the served shape, and the scan's two readers --------------------------------
+# The edges of the served shape ----------------------------------------------------------
 #
-# The scan reads a message's start tag and author header in the served shape with one
-# match, and any other markup with a general reader. tests/golden pins its answers on the
-# simulator's pages, our thread page, random headers and thousands of perturbed pages;
-# these tests say what it must answer at the edges of that shape, and that the perturbed
-# pages reach both readers.
+# tests/golden pins the scan's answers on the simulator's pages, our thread page, random
+# headers and thousands of perturbed pages; these tests say what it must answer at the
+# edges of the served shape.
 
 
 def with_heading(name: str):
@@ -1065,8 +1062,8 @@ def with_replaced(old: str, new: str):
     return lambda page: page.replace(old, new)
 
 
-# Changes at the edges of the served shape, which the scan reads with one match, and what
-# lxml reads from the page then, or DECLINED where the scan must say it cannot tell.
+# Changes at the edges of the served shape, and what lxml reads from the page then, or
+# DECLINED where the scan must say it cannot tell.
 DECLINED = "the scan cannot tell"
 SHAPE_EDGES = {
     "as served": (with_replaced("", ""), "mare...@example.org"),
@@ -1149,17 +1146,3 @@ def test_the_words_after_a_start_tag_and_a_skipped_span_are_text():
     spans.append((page.index("[1,2]"), page.index("[1,2]") + len("[1,2]")))
     expected = {"MSG1": "mare...@example.org"}
     assert scan.masked_addresses(page, spans) == expected
-
-
-def test_perturbed_pages_reach_both_readers_of_a_header(monkeypatch):
-    headers = []  # whether each header was in the served shape or read tag by tag
-    plain_author_address = scan._plain_author_address
-    monkeypatch.setattr(
-        scan,
-        "_plain_author_address",
-        lambda *args: headers.append(result := plain_author_address(*args)) or result,
-    )
-    for page in perturbed_pages():
-        scan_reading(page)
-    assert sum(header is None for header in headers) > 1000
-    assert sum(header is not None for header in headers) > 2000

@@ -5,8 +5,7 @@ group's name: only the server-rendered HTML shows those. Parsing a whole thread 
 lxml for them costs as much as decoding the JSON, so this module finds them with string
 searches and a small tokenizer that reads only each message's header: from the
 ``section[data-doc-id]`` start tag to the body (``role="region"``), or to the end of the
-author's header when that comes first. Bodies are skipped unread. A start tag and header
-in the usual shape are each read with one regular expression match instead.
+author's header when that comes first. Bodies are skipped unread.
 
 It applies the rules of the lxml layer (:func:`.dom.message_sections`,
 :func:`.dom.section_masked_address`, :func:`.dom.group_title`) to markup plain enough to
@@ -76,26 +75,6 @@ _RAW_CLOSING = {
     name: re.compile(rf"</{name}(?=[{_WS}/>])", re.IGNORECASE) for name in _RAW_ELEMENTS
 }
 
-# A message's start tag and author header in the shape the documented pages have (the
-# thread page the tests keep in tests/pages, and the simulator): these tags and
-# attributes in this order, double-quoted, no character references in values. Each is
-# read with one match rather than tag by tag. The general reader gives the same answer on
-# this shape and reads any other, so a page Google shapes differently is only slower.
-# "ptW7te" anywhere in a header match sends it to the general reader too: in a class, it
-# makes lxml look for the body in the header.
-_SECTION_SHAPE = re.compile(
-    r'<section class="[-\w ]*" role="listitem" data-doc-id="([-\w]+)"'
-    r'(?: data-author="[^"&<>\r\x00]*")?>',
-    re.ASCII,
-)
-_HEADER_SHAPE = re.compile(
-    r'[^<]*<div class="[-\w ]*">[^<]*<div class="[-\w ]*">'
-    r'<h3 class="[-\w ]*"(?: id="[-\w]*")?>(?P<name>[^<]*)</h3>'
-    r'(?:<a data-email-masked="" href="[^"&<>\r\x00]*">(?P<address>[^<]*)</a>)?'
-    r"</div>",
-    re.ASCII,
-)
-
 _DOC_ID = "data-doc-id"
 # Found case-insensitively at the speed of str.find: the pattern starts with a literal.
 _DOC_ID_TAIL = re.compile(r"-[dD][oO][cC]-[iI][dD]")
@@ -150,8 +129,7 @@ def masked_addresses(
                     if message_id is not None:
                         if message_id in found:
                             raise _Unsure
-                        header = _plain_author_address(text, resume)
-                        found[message_id], resume = header or _author_address(text, resume)
+                        found[message_id], resume = _author_address(text, resume)
                 hit = _DOC_ID_TAIL.search(text, resume, end) if resume < end else None
     except _Unsure:
         return None
@@ -170,9 +148,6 @@ def _message_start(text: str, position: int) -> tuple[str | None, int]:
         raise _Unsure  # that "<" may be inside another tag ("<b<section ...>")
     if opening < 0:
         raise _Unsure  # the words come before any tag
-    shape = _SECTION_SHAPE.match(text, opening)
-    if shape is not None and shape.end() > position:
-        return shape[1], shape.end()
     token = _TOKEN.match(text, opening)
     if token is None or token["name"] is None or '"' in token["name"] or "'" in token["name"]:
         raise _Unsure  # a "<" in text or in a quoted value: the words may be in a tag or not
@@ -205,21 +180,6 @@ def _attributes(raw: str) -> dict[str, str]:
                 raise _Unsure  # lxml rewrites line ends
             found[name] = _unescape(value)
     return found
-
-
-def _plain_author_address(text: str, start: int) -> tuple[str | None, int] | None:
-    """:func:`_author_address` for a header in the served shape; ``None`` for any other."""
-    shape = _HEADER_SHAPE.match(text, start)
-    if shape is None or _BODY_CLASS in shape[0]:
-        return None
-    address = shape["address"]
-    if address is None:
-        return None, shape.end()
-    # The header's text is the heading's and the link's: _text of the header, unrolled.
-    if _folded(shape["name"] + address).startswith(SELECTORS.recipients_prefix):
-        return None, shape.end()
-    match = MASKED_ADDRESS_RE.search(_folded(address))
-    return (match[0] if match else None), shape.end()
 
 
 def _author_address(text: str, start: int) -> tuple[str | None, int]:
