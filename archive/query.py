@@ -69,9 +69,14 @@ _FIELD_RE = re.compile(r"(?i)(" + "|".join(FIELD_ALIASES) + r"):")
 # (``https://...``) or ``std::vector`` is still a word.
 _UNKNOWN_FIELD_RE = re.compile(r"([A-Za-z][A-Za-z_]*):(?![/:])(?=\S)")
 LAST_SYNC = "last-sync"
-# Parentheses and NOTs nest this deep at most: deeper is no real query, and the parser
-# and the SQL built from the tree recurse once per level.
-MAX_NESTING = 100
+# Parentheses and NOTs nest this deep at most: deeper is no real query, the parser and
+# the compiler recurse once per level, and SQLite's parsers of FTS5 and of SQL keep a
+# stack of about a hundred entries, a few per level of what the compiler writes (a
+# negated identifier inside a negation, the deepest shape, overflows it at 24 levels).
+MAX_NESTING = 16
+# A query is at most this long: SQLite takes at most 32,766 parameters in a statement,
+# and the compiler writes at most about one for every two characters.
+MAX_QUERY_CHARS = 10_000
 _RELATIVE_RE = re.compile(r"(\d{1,5})([dwmy])", re.IGNORECASE)
 _DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 _SENTENCE_PUNCTUATION = ".,;:!?"
@@ -559,4 +564,16 @@ def parse_query(text: str, *, now: datetime | None = None) -> Query:
     """
     now = _aware(now or datetime.now(UTC))
     text = text or ""
+    if len(text) > MAX_QUERY_CHARS:
+        raise BadQuery(
+            f"the query is {len(text):,} characters long; search for at most "
+            f"{MAX_QUERY_CHARS:,} at a time"
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as err:  # a byte that is not UTF-8, passed on by the shell
+        raise BadQuery(
+            f"the query is not valid text: it has a byte that is not UTF-8 at position "
+            f"{err.start + 1}"
+        ) from None
     return Query(text, _Parser(_tokenize(text), now).parse())

@@ -158,7 +158,23 @@ class Interrupted(ListarchiveError):
 
 
 class BadQuery(ListarchiveError, ValueError):
+    """The user's query text is wrong; only the query parser (and the options it reads)
+    says so, each time with what is wrong."""
+
     exit_code = EXIT_BAD_QUERY
+
+
+class SearchBug(ListarchiveError):
+    """listarchive's own SQL failed while searching: a bug to report, never the user's
+    bad query (whatever the user types compiles to valid SQL, or is a BadQuery)."""
+
+    exit_code = EXIT_ERROR
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(
+            f"{detail} (a bug in listarchive, not in your query: please report it, "
+            "with the query)"
+        )
 
 
 class BadOption(BadQuery):

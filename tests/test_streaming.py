@@ -64,7 +64,7 @@ def test_feed_streams_the_bytes_the_whole_tree_gave(demo_archive, tmp_path, monk
 @pytest.mark.parametrize("query", SEARCH_QUERIES)
 @pytest.mark.parametrize("sort", SEARCH_SORTS)
 def test_search_json_streams_what_the_whole_list_gave(demo_archive, monkeypatch, query, sort):
-    monkeypatch.setattr("archive.search.HIT_BATCH", 7)
+    monkeypatch.setattr("archive.search.tuning.HIT_BATCH", 7)
     hits = search(demo_archive, query, limit=None, sort=sort)
     written = {}
     for output in SEARCH_OUTPUTS:
@@ -80,3 +80,4 @@ def test_search_json_streams_what_the_whole_list_gave(demo_archive, monkeypatch,
     assert len(list(csv.reader(io.StringIO(written["csv"])))) == len(hits) + 1
     if query in ("", "release"):
         assert len(hits) > 7  # more than one batch
+
