@@ -487,42 +487,54 @@ def print_results(
     """
     import sys
 
-    from archive.search import iter_search, search, search_threads
+    from archive.search import iter_search, iter_search_threads, search
 
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
-    table = output is None
     filters: dict[str, Any] = {
         "groups": groups, "authors": authors, "since": since, "until": until,
         "sort": sort, "reverse": reverse, "limit": limit, "offset": offset,
     }  # fmt: skip
-    if output in ("json", "nl", "csv") and not threads:
-        # Written as they are read: --limit 0 over a whole archive takes one batch's memory.
-        hits = iter_search(db_path, query, exact=exact, **filters)
-        if output == "json":
-            _write(stdout, json_array_chunks(hits))
-        elif output == "csv":
-            _write(stdout, hit_csv_chunks(hits))
-        else:
-            _write(stdout, (json_line(hit.to_dict()) + "\n" for hit in hits))
-        return
+    # Written as they are read: --limit 0 over a whole archive takes one batch's memory.
+    # Only the table of messages is drawn whole: its author column fits the widest name.
+    items: Iterable[SearchHit | ThreadHit]
     if threads:
-        items: list = search_threads(db_path, query, **filters)
+        items = iter_search_threads(db_path, query, **filters)
+    elif output is not None:
+        items = iter_search(db_path, query, exact=exact, **filters)
     else:
-        marks = (MARK_START, MARK_END) if table else ("**", "**")
-        items = search(db_path, query, highlight=marks, exact=exact, **filters)
+        marks = (MARK_START, MARK_END)
+        hits = search(db_path, query, highlight=marks, exact=exact, **filters)
+        text = render_table(hits, width=terminal_columns(), palette=Palette.for_stream(stdout))
+        if not hits:
+            stderr.write("No messages match.\n")
+        _write(stdout, [text])
+        return
     if output == "json":
-        text = hits_to_json(items) + "\n"
-    elif output == "nl":
-        text = hits_to_ndjson(items)
+        _write(stdout, json_array_chunks(items))
     elif output == "csv":
-        text = hits_to_csv(items, threads=threads)
+        _write(stdout, hit_csv_chunks(items, threads=threads))
+    elif output == "nl":
+        _write(stdout, (json_line(item.to_dict()) + "\n" for item in items))
     else:
-        width = terminal_columns()
-        text = render_table(items, width=width, palette=Palette.for_stream(stdout))
-        if not items:
-            stderr.write("No messages match.\n" if not threads else "No threads match.\n")
-    _write(stdout, [text])
+        shown = _Counted(items)
+        width, palette = terminal_columns(), Palette.for_stream(stdout)
+        _write(stdout, (render_table([item], width=width, palette=palette) for item in shown))
+        if not shown.count:
+            stderr.write("No threads match.\n")
+
+
+class _Counted:
+    """An iterable that counts what was taken from it."""
+
+    def __init__(self, items: Iterable[Any]) -> None:
+        self.items = items
+        self.count = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        for item in self.items:
+            self.count += 1
+            yield item
 
 
 def _write(stdout: Any, chunks: Iterable[str]) -> None:

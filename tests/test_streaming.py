@@ -81,3 +81,32 @@ def test_search_json_streams_what_the_whole_list_gave(demo_archive, monkeypatch,
     if query in ("", "release"):
         assert len(hits) > 7  # more than one batch
 
+
+@pytest.mark.parametrize("query", ["", "release", "zzzyzzx"])
+@pytest.mark.parametrize("sort", ["rank", "date"])
+def test_search_threads_streams_what_the_whole_list_gave(demo_archive, monkeypatch, query, sort):
+    """``search --threads`` writes each thread as it is read, in every format, with the
+    bytes the collected list gave (``render_table`` and the writers of whole lists)."""
+    from archive.render import hits_to_csv, hits_to_json, hits_to_ndjson, render_table
+    from archive.search import search_threads
+
+    threads = search_threads(demo_archive, query, limit=None, sort=sort)
+    monkeypatch.setattr("archive.search.tuning.HIT_BATCH", 7)
+    monkeypatch.setenv("COLUMNS", "90")
+    expected = {
+        "json": hits_to_json(threads) + "\n",
+        "nl": hits_to_ndjson(threads),
+        "csv": hits_to_csv(threads, threads=True),
+        None: render_table(threads, width=90),
+    }
+    for output, text in expected.items():
+        stdout, stderr = io.StringIO(), io.StringIO()
+        print_results(
+            query, db_path=demo_archive, limit=None, sort=sort, output=output, threads=True,
+            stdout=stdout, stderr=stderr,
+        )  # fmt: skip
+        assert stdout.getvalue() == text, output
+        assert stderr.getvalue() == ("No threads match.\n" if output is None and not threads
+                                     else ""), output
+    if query in ("", "release"):
+        assert len(threads) > 7  # more than one batch
