@@ -20,9 +20,8 @@ import re
 import sqlite3
 import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from archive.query import (
     And,
@@ -347,10 +346,9 @@ def resolve_group(conn: sqlite3.Connection, value: str) -> list[str]:
 # ---------------------------------------------------------------- the compiled query
 
 
-@dataclass(frozen=True)
-class Compiled:
+class Compiled(NamedTuple):
     """A query compiled: the driving FTS expression and the residual SQL conditions,
-    with what the planner and the runner need to know about it."""
+    with what the planner and the runner need to know about it (immutable)."""
 
     drive: str | None  # FTS5 expression every hit satisfies (None: no full-text part)
     residual: tuple[str, ...]  # SQL conditions on messages m, ANDed
