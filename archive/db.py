@@ -493,6 +493,15 @@ def m009_thread_dates_and_topic_problems(db: sqlite_utils.Database) -> None:
     )
 
 
+@_migration
+def m010_attachment_sizes(db: sqlite_utils.Database) -> None:
+    # Mail carries its attachments: an imported message lists each (file name, type,
+    # size in bytes) here with an empty url, their bytes staying where they came, in
+    # the message's deflated source (mail_sources), not a second time. NULL: unknown
+    # (Google's pages give no size).
+    _run(db, "ALTER TABLE attachments ADD COLUMN size INTEGER")
+
+
 def encode_body(html: str | bytes | None) -> bytes | str | None:
     """How ``messages.body_html`` is stored: zlib-deflated UTF-8 (an empty body as '').
 

@@ -114,6 +114,9 @@ class MailMessage:
     headers: bytes  # as found (mboxrd quoting removed), ending with the blank line
     body: bytes  # the raw body after the headers' blank line
     body_charset: str | None  # set when body_text encoded with it gives back ``body``
+    # (file name, content type, size in bytes) of each part that is not the text: the
+    # bytes themselves are in ``body``.
+    attachments: tuple[tuple[str, str, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -483,6 +486,7 @@ def parse_message(raw: bytes, *, pipermail: bool = False) -> MailMessage:
         headers=headers,
         body=body,
         body_charset=charset,
+        attachments=_attachments(fields, body),
     )
 
 
@@ -701,6 +705,46 @@ def _leaf_parts(
             split = _header_end(part) or len(part)
             part_fields, part_body = read_headers(part[:split]), part[split:]
         yield from _leaf_parts(part_fields, part_body, depth + 1)
+
+
+def _attachments(fields: dict[str, list[str]], body: bytes) -> tuple[tuple[str, str, int], ...]:
+    """The parts of a multipart message beside its text and HTML (as :func:`_bodies`
+    picks them): those sent as attachments, named, or not text."""
+    if not _content_type(fields)[0].startswith("multipart/"):
+        return ()
+    found = []
+    text = html = False
+    for part_fields, part_body in _leaf_parts(fields, body):
+        ctype, _ = _content_type(part_fields)
+        disposition = (part_fields.get("content-disposition") or [""])[0]
+        attached = disposition.strip().lower().startswith("attachment")
+        name = _filename(part_fields)
+        if not attached:
+            if ctype == "text/plain" and not text:
+                text = True
+                continue
+            if ctype == "text/html" and not html:
+                html = True
+                continue
+            if not name and ctype.startswith("text/"):
+                continue
+        encoding = (part_fields.get("content-transfer-encoding") or ["7bit"])[0]
+        size = len(_transfer_decode(part_body, encoding.strip().lower()))
+        found.append((name, ctype, size))
+    return tuple(found)
+
+
+def _filename(fields: dict[str, list[str]]) -> str:
+    """A part's file name (Content-Disposition's, else Content-Type's), decoded."""
+    headers = EmailMessage()
+    for name in ("content-disposition", "content-type"):
+        if fields.get(name):
+            headers[name] = fields[name][0]
+    try:
+        value = headers.get_filename()
+    except Exception:  # a malformed parameter names no file
+        return ""
+    return _unfold(_text(value)) if value else ""
 
 
 def _stdlib_bodies(raw: bytes) -> tuple[str, str, str | None]:

@@ -334,6 +334,7 @@ class _Writer:
         # here, as SQLite would give it (the largest plus one).
         self.pending_messages: list[tuple] = []
         self.pending_postings: list[tuple] = []
+        self.pending_attachments: list[tuple] = []
         self.next_id = 0
         # What the current batch looks up, read for the whole batch in a few
         # statements and kept current as it is written: archived Message-IDs (to
@@ -375,6 +376,7 @@ class _Writer:
         self.compressing.clear()
         self.pending_messages.clear()
         self.pending_postings.clear()
+        self.pending_attachments.clear()
         if self._transaction is not None:
             transaction, self._transaction = self._transaction, None
             try:
@@ -487,6 +489,11 @@ class _Writer:
                  encode_body(message.body_html), body_text, fingerprint, self.seen, self.seen,
                  *mail_values)
             )  # fmt: skip
+            # A file's bytes stay in the message's source (mail_sources): no url.
+            self.pending_attachments += [
+                (message_id, position, name, ctype, "", size)
+                for position, (name, ctype, size) in enumerate(message.attachments)
+            ]
             if len(self.pending_messages) >= _ROWS_PER_INSERT:
                 self._write_pending()
             self.summary.new += 1
@@ -494,11 +501,18 @@ class _Writer:
         return message_id
 
     def _write_pending(self) -> None:
-        """Insert the new messages held so far, then their postings."""
+        """Insert the new messages held so far, then their attachments and postings."""
         rows, self.pending_messages = self.pending_messages, []
         for start in range(0, len(rows), _ROWS_PER_INSERT):
             part = rows[start : start + _ROWS_PER_INSERT]
             self.conn.execute(_insert_messages(len(part)), [v for row in part for v in row])
+        if self.pending_attachments:
+            attachments, self.pending_attachments = self.pending_attachments, []
+            self.conn.executemany(
+                "INSERT INTO attachments (message_id, position, filename, mime_type, url, size)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                attachments,
+            )
         if self.pending_postings:
             postings, self.pending_postings = self.pending_postings, []
             self.conn.executemany(

@@ -585,6 +585,58 @@ def export(db: Path, tmp_path: Path, name: str = "out.mbox") -> Path:
     return out
 
 
+ATTACHED = b"""From: Ann <ann@example.org>
+To: dev@lists.example.org
+List-Id: <dev.lists.example.org>
+Subject: [PATCH] fix the clock
+Date: Mon, 4 Mar 2024 10:00:00 +0000
+Message-ID: <attached@example.org>
+Content-Type: multipart/mixed; boundary="BB"
+
+--BB
+Content-Type: text/plain
+
+The fix and a capture.
+--BB
+Content-Type: text/x-patch; name="fix.patch"
+Content-Disposition: inline; filename="fix.patch"
+
+--- a/clock.c
++++ b/clock.c
+--BB
+Content-Type: application/octet-stream
+Content-Disposition: attachment; filename*=UTF-8''caf%C3%A9.bin
+Content-Transfer-Encoding: base64
+
+AAECAwQ=
+--BB
+Content-Type: application/pgp-signature
+
+-----BEGIN PGP SIGNATURE-----
+--BB--
+"""
+
+
+def test_attachments_of_mail_are_listed_and_kept_once(tmp_path: Path) -> None:
+    box = tmp_path / "attached.mbox"
+    box.write_bytes(b"From ann@example.org Mon Mar  4 10:00:00 2024\n" + ATTACHED + b"\n")
+    db = tmp_path / "a.db"
+    run_import(db, box)
+    run_import(db, box)  # again: nothing added
+    assert rows(db, "SELECT position, filename, mime_type, url, size FROM attachments") == [
+        (0, "fix.patch", "text/x-patch", "", len(b"--- a/clock.c\n+++ b/clock.c")),
+        (1, "caf\u00e9.bin", "application/octet-stream", "", 5),
+        (2, "", "application/pgp-signature", "", len(b"-----BEGIN PGP SIGNATURE-----")),
+    ]
+    assert rows(db, "SELECT body_text FROM messages") == [("The fix and a capture.",)]
+    # The bytes are the message's own, given back whole by the mbox export.
+    exported = mailbox.mbox(export(db, tmp_path))[0]
+    files = [(p.get_filename(), p.get_payload(decode=True)) for p in exported.walk()
+             if not p.is_multipart()]  # fmt: skip
+    assert ("caf\u00e9.bin", b"\x00\x01\x02\x03\x04") in files
+    assert exported.as_bytes().count(b"--BB") == 5
+
+
 def test_round_trip_import_export_import(tmp_path: Path) -> None:
     first, second = tmp_path / "a.db", tmp_path / "b.db"
     run_import(first, LIST)
