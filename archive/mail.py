@@ -36,6 +36,7 @@ from email.parser import BytesParser
 from email.policy import compat32
 from pathlib import Path
 from typing import BinaryIO
+from urllib.parse import unquote
 
 __all__ = [
     "BadMail",
@@ -44,6 +45,7 @@ __all__ = [
     "RawMail",
     "group_address",
     "iter_mail",
+    "msgid_links",
     "open_mail_file",
     "parse_address",
     "parse_message",
@@ -488,6 +490,28 @@ def parse_message(raw: bytes, *, pipermail: bool = False) -> MailMessage:
         body_charset=charset,
         attachments=_attachments(fields, body),
     )
+
+
+# Google Groups' footer: "To view this discussion on the web visit
+# https://groups.google.com/d/msgid/<group>/<Message-ID, URL-quoted>?utm_medium=...".
+_MSGID_LINK = re.compile(
+    r"https?://groups\.google\.com/(?:a/[^/\s]+/)?d/msgid/[^/\s]+/([^\s?#<>\"'()]+)"
+)
+
+
+def msgid_links(text: str) -> tuple[str, ...]:
+    """The Message-IDs that Google Groups' ``/d/msgid/<group>/<Message-ID>`` links name
+    on the unquoted lines of a message's text: the message's own, in the footer Google
+    adds to its mail. (A quoted footer names the message quoted.)"""
+    if "/d/msgid/" not in text:
+        return ()
+    found: dict[str, None] = {}
+    for line in text.splitlines():
+        if "/d/msgid/" in line and not line.lstrip().startswith(">"):
+            for quoted in _MSGID_LINK.findall(line):
+                # The sentence's full stop is not the id's.
+                found[unquote(quoted.rstrip(".,;:"))] = None
+    return tuple(found)
 
 
 def parse_address(value: str) -> tuple[str, str | None]:

@@ -41,9 +41,17 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import quote
 
-from archive.db import Archive, encode_body
-from archive.mail import BadMail, MailMessage, RawMail, iter_mail, mail_sources, parse_message
-from archive.times import utc_iso
+from archive.db import CROSS_POST_WINDOW, Archive, decode_body, encode_body
+from archive.mail import (
+    BadMail,
+    MailMessage,
+    RawMail,
+    iter_mail,
+    mail_sources,
+    msgid_links,
+    parse_message,
+)
+from archive.times import parse_utc, utc_iso
 from scraper.errors import ListarchiveError
 from scraper.models import GroupRef
 
@@ -188,6 +196,7 @@ class _Prepared(NamedTuple):
     posted_at: str
     subject_base: str  # the subject normalised, for the threading fallback
     quoted_id: str  # the Message-ID as it goes into a URL
+    linked_ids: tuple[str, ...]  # its footer's /d/msgid/ links' Message-IDs
 
 
 def _batches(paths: list[str | Path]) -> Iterator[list]:
@@ -216,14 +225,14 @@ def _prepare(raw: RawMail):
 
     try:
         message = parse_message(raw.data, pipermail=raw.pipermail)
-        if message.body_text:
-            body_text = text.strip_footer(message.body_text)
-        else:
-            body_text = text.message_text(message.body_html)
+        # What text.message_text does, with the footer kept for its links.
+        full_text = message.body_text or text.html_to_text(message.body_html)
+        body_text = text.strip_footer(full_text)
         return _Prepared(
             message, body_text, text.fingerprint(message.author, message.subject, body_text),
             raw.group_hint, raw.where, utc_iso(message.posted_at),
             text.normalize_subject(message.subject), quote(message.message_id, safe=""),
+            msgid_links(full_text),
         )  # fmt: skip
     except BadMail as err:
         return _Rejected(raw.where, str(err), counted=True)
@@ -466,9 +475,11 @@ class _Writer:
         )
         scraped = None
         if self.scraped_exist:
-            scraped = self.archive.find_same_message(
-                fingerprint, posted_at, group, conn=self.conn, only_without_rfc822_id=True
-            )
+            scraped = self._linked_scraped(item)
+            if scraped is None:
+                scraped = self.archive.find_same_message(
+                    fingerprint, posted_at, group, conn=self.conn, only_without_rfc822_id=True
+                )
         conn = self.conn
         if scraped is not None:
             conn.execute(
@@ -499,6 +510,25 @@ class _Writer:
             self.summary.new += 1
         self._add_source(message_id, message.headers, b"" if charset else message.body, charset)
         return message_id
+
+    def _linked_scraped(self, item: _Prepared) -> int | None:
+        """A scraped message (no Message-ID) posted within the cross-post window whose
+        text links to this mail by its Message-ID (see :func:`archive.mail.msgid_links`):
+        an exact key where the two copies' texts differ too much for the fingerprint."""
+        ids = {item.message.message_id, *item.linked_ids}
+        posted = parse_utc(item.posted_at)
+        rows = self.conn.execute(
+            "SELECT id, body_html FROM messages WHERE posted_at BETWEEN ? AND ?"
+            " AND rfc822_id IS NULL ORDER BY id",
+            (utc_iso(posted - CROSS_POST_WINDOW), utc_iso(posted + CROSS_POST_WINDOW)),
+        )
+        for message_id, stored in rows:
+            html = decode_body(stored)
+            if "/d/msgid/" in html and ids.intersection(
+                msgid_links(self.text.html_to_text(html))
+            ):
+                return message_id
+        return None
 
     def _write_pending(self) -> None:
         """Insert the new messages held so far, then their attachments and postings."""

@@ -20,7 +20,7 @@ from click.testing import CliRunner
 from archive import mail_import
 from archive.cli import cli
 from archive.db import MAIL_PAGE_SIZE, PAGE_SIZE, Archive
-from archive.mail import parse_address, parse_message, split_mbox
+from archive.mail import msgid_links, parse_address, parse_message, split_mbox
 from archive.mail_import import import_mail
 from archive.mbox import write_mbox
 from archive.search import search
@@ -448,6 +448,42 @@ def test_scraped_and_mailed_copies_are_one_message(tmp_path: Path, mail_first: b
     before = dump(db)
     assert run_import(db, path).already == 1
     assert dump(db) == before
+
+
+LINK = "https://groups.google.com/d/msgid/golang-announce/CAgo-1221%40mail.example.org"
+
+
+def test_msgid_links_are_read_from_unquoted_lines() -> None:
+    text = (
+        f"Hi\nTo view this discussion on the web visit {LINK}.\n"
+        "> https://groups.google.com/d/msgid/golang-nuts/quoted%40example.org\n"
+        "https://groups.google.com/a/example.com/d/msgid/staff/a%2Bb%40example.com?utm=x\n"
+    )
+    assert msgid_links(text) == ("CAgo-1221@mail.example.org", "a+b@example.com")
+    assert msgid_links("no link here") == ()
+
+
+@pytest.mark.parametrize("quoted", [False, True])
+def test_a_msgid_link_joins_copies_whose_texts_differ(tmp_path: Path, quoted: bool) -> None:
+    # Google's footer links a message by its Message-ID: a scraped copy whose text
+    # carries the link (unquoted) is the mail with that Message-ID, even where the
+    # texts differ too much for the fingerprint. A quoted link names the message quoted.
+    footer = f"<p>To view this discussion on the web visit <a href='{LINK}?utm_medium=email'>{LINK}?utm_medium=email</a>.</p>"  # noqa: E501
+    html = "<p>Hello gophers, from the web.</p>" + (
+        f"<blockquote>{footer}</blockquote>" if quoted else footer
+    )
+    db = tmp_path / "a.db"
+    with Archive(db) as archive:
+        archive.save_thread(
+            google_thread(html, datetime(2024, 3, 5, 18, 20, tzinfo=UTC)), seen_at=NOW
+        )
+    path = tmp_path / "one.eml"
+    mail = GOOGLE_MAIL.replace(b"--=20", b"-- ").replace(b"We have just", b"Today we")
+    path.write_bytes(mail + f"To view this discussion on the web visit {LINK}.\n".encode())
+    summary = run_import(db, path)
+    assert (summary.new, summary.added_postings) == ((1, 0) if quoted else (0, 1))
+    assert rows(db, "SELECT count(*) FROM messages") == [(2 if quoted else 1,)]
+    assert rows(db, "SELECT count(*) FROM postings") == [(2,)]
 
 
 def test_a_second_list_adds_a_posting(tmp_path: Path) -> None:
