@@ -28,9 +28,9 @@ from tests.golden import (
     SEARCH_OUTPUTS,
     SEARCH_QUERIES,
     SEARCH_SORTS,
-    digest,
     expected_output_digest,
     feed_key,
+    output_digest,
     search_key,
 )
 from tests.helpers.sync import sync_demo
@@ -52,7 +52,7 @@ def test_feed_streams_the_bytes_the_whole_tree_gave(demo_archive, tmp_path, monk
     with Archive(demo_archive, create=False, readonly=True) as archive:
         collected = build_feed(archive, **options)
     expected = render_atom(collected)
-    assert digest(expected.decode("utf-8")) == expected_output_digest(feed_key(name))
+    assert output_digest(expected.decode("utf-8")) == expected_output_digest(feed_key(name))
     out = tmp_path / "feed.xml"
     assert publish_feed(demo_archive, out=out, **options) == len(collected.entries)
     assert out.read_bytes() == expected
@@ -74,7 +74,9 @@ def test_search_json_streams_what_the_whole_list_gave(demo_archive, monkeypatch,
             stdout=stdout, stderr=stderr,
         )  # fmt: skip
         written[output] = stdout.getvalue()
-        assert digest(written[output]) == expected_output_digest(search_key(query, sort, output))
+        assert output_digest(written[output]) == expected_output_digest(
+            search_key(query, sort, output)
+        )
     assert json.loads(written["json"]) == [h.to_dict() for h in hits]
     assert [json.loads(line) for line in written["nl"].splitlines()] == json.loads(written["json"])
     assert len(list(csv.reader(io.StringIO(written["csv"])))) == len(hits) + 1

@@ -342,6 +342,18 @@ def streaming_output(case: str) -> str:
     raise KeyError(case)
 
 
+def output_digest(output: str) -> str:
+    """The digest the streaming set keeps of an output: the feed's generator version is
+    left out, so that a release does not change every feed's digest."""
+    from archive import __version__
+
+    return digest(output.replace(f'version="{__version__}"', 'version=""'))
+
+
+def streaming_output_digest(case: str) -> str:
+    return output_digest(streaming_output(case))
+
+
 def expected_output_digest(case: str) -> str:
     """The digest the golden file keeps for one case of the streaming set."""
     golden = SETS["streaming-demo"]
@@ -364,7 +376,7 @@ SETS = {
         GoldenSet("scan-random-headers", random_header_pages, scan_output),
         GoldenSet("scan-perturbed", perturbed_pages, scan_output),
         GoldenSet("scan-shared", shared_pages, scan_output, digests=True, shared=True),
-        GoldenSet("streaming-demo", streaming_cases, streaming_output, digests=True),
+        GoldenSet("streaming-demo", streaming_cases, streaming_output_digest),
     ]
 }
 
