@@ -253,14 +253,14 @@ def sync_command(
         listarchive sync dev@kubernetes.io --db k8s.db --delay 2
         listarchive sync --config ~/listarchive.toml --quiet --json
     """
-    import json
     import logging
     import signal
     import threading
 
     from archive.config import settings
     from archive.progress import TerminalProgress
-    from archive.report import describe_changes
+    from archive.render import write_chunks
+    from archive.report import changes_json_chunks
     from archive.sync import (
         SyncTarget,
         interruptible_sleep,
@@ -326,8 +326,7 @@ def sync_command(
         for sig, handler_before in previous.items():
             signal.signal(sig, handler_before)
     if as_json:
-        report = describe_changes(chosen.db, summary.to_dict())
-        click.echo(json.dumps(report, indent=2, ensure_ascii=False))
+        write_chunks(sys.stdout, changes_json_chunks(chosen.db, summary.to_dict()))
     if summary.interrupted:
         click.echo("Interrupted: every thread saved before now is kept; run sync again to "
                    "carry on.", err=True)

@@ -312,6 +312,36 @@ def json_array_chunks(items: Iterable[SearchHit | ThreadHit]) -> Iterator[str]:
     yield "[]\n" if opening == "[\n  " else "\n]\n"
 
 
+def json_chunks(value: Any, level: int = 0) -> Iterator[str]:
+    """``json.dumps(value, indent=2, ensure_ascii=False)`` in pieces, with any iterator
+    inside ``value`` written as an array as it is consumed: a document too big to hold
+    (a first sync's every added message) is written without being held."""
+    if isinstance(value, dict):
+        if not value:
+            yield "{}"
+            return
+        pad, sep = "  " * (level + 1), "{\n"
+        for key, item in value.items():
+            yield f"{sep}{pad}{json.dumps(str(key), ensure_ascii=False)}: "
+            yield from json_chunks(item, level + 1)
+            sep = ",\n"
+        yield "\n" + "  " * level + "}"
+    elif isinstance(value, list | tuple | Iterator):
+        pad, sep = "  " * (level + 1), "[\n"
+        for item in value:
+            yield sep + pad
+            yield from json_chunks(item, level + 1)
+            sep = ",\n"
+        yield "[]" if sep == "[\n" else "\n" + "  " * level + "]"
+    else:
+        yield json.dumps(value, ensure_ascii=False)
+
+
+def write_chunks(stdout: Any, chunks: Iterable[str]) -> None:
+    """Write ``chunks`` to ``stdout`` as they come; a reader that goes away ends it quietly."""
+    _write(stdout, chunks)
+
+
 def hits_to_ndjson(items: Sequence[SearchHit | ThreadHit]) -> str:
     """One JSON object per line; no character inside a record ends a line."""
     return "".join(json_line(item.to_dict()) + "\n" for item in items)

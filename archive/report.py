@@ -3,19 +3,20 @@ statistics, and removing a group. Plain functions over the archive; the CLI prin
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from archive.db import Archive
-from archive.render import inert, plain_table
+from archive.render import inert, json_chunks, plain_table
 from scraper.errors import ListarchiveError
 from scraper.models import ThreadRef
 from scraper.urls import parse_url
 
 __all__ = [
     "Removed",
-    "describe_changes",
+    "changes_json_chunks",
     "format_groups",
     "format_runs",
     "format_stats",
@@ -24,24 +25,36 @@ __all__ = [
 ]
 
 
-def describe_changes(db_path: str | Path, summary: dict[str, Any]) -> dict[str, Any]:
-    """A run summary (``RunSummary.to_dict()``) with each group's ``added`` and
-    ``changed`` message ids replaced by what a notification needs: id, URL, subject,
-    author, date. URLs are the message's posting in that group."""
+# Messages read from the archive at a time while the report is written: a first sync of a
+# big group adds tens of thousands, which are never all held at once.
+_SUMMARIES_AT_A_TIME = 500
+
+
+def changes_json_chunks(db_path: str | Path, summary: dict[str, Any]) -> Iterator[str]:
+    """``sync --json``: a run summary (``RunSummary.to_dict()``) with each group's
+    ``added`` and ``changed`` message ids replaced by what a notification needs (id, URL,
+    subject, author, date; the URL is the message's posting in that group), as indented
+    JSON with a final newline, written as the messages are read from the archive."""
     groups = summary.get("groups", [])
-    wanted = {(g["group"], i) for g in groups for i in g.get("added", []) + g.get("changed", [])}
-    if not wanted:
+    if not any(g.get("added") or g.get("changed") for g in groups):
         for group in groups:
             group["added"], group["changed"] = [], []
-        return summary
+        yield from json_chunks(summary)
+        yield "\n"
+        return
     with Archive(db_path, create=False, readonly=True) as archive:
-        found = archive.message_summaries(sorted({i for _, i in wanted}))
-    for group in groups:
-        for name in ("added", "changed"):
-            group[name] = [
-                _for_group(found[i], group["group"]) for i in group.get(name, []) if i in found
-            ]
-    return summary
+        for group in groups:
+            for name in ("added", "changed"):
+                group[name] = _described(archive, group["group"], group.get(name, []))
+        yield from json_chunks(summary)
+        yield "\n"
+
+
+def _described(archive: Archive, group_key: str, ids: list[int]) -> Iterator[dict[str, Any]]:
+    for start in range(0, len(ids), _SUMMARIES_AT_A_TIME):
+        batch = ids[start:start + _SUMMARIES_AT_A_TIME]
+        found = archive.message_summaries(sorted(set(batch)))
+        yield from (_for_group(found[i], group_key) for i in batch if i in found)
 
 
 def _for_group(message: dict[str, Any], group_key: str) -> dict[str, Any]:

@@ -29,6 +29,7 @@ from archive.render import (
     Palette,
     csv_cell,
     inert,
+    json_chunks,
     json_line,
     print_results,
 )
@@ -292,3 +293,34 @@ class FakeTerminal(io.StringIO):
     @property
     def text(self) -> str:
         return self.getvalue()
+
+
+def _random_json(rng, depth=0):
+    roll = rng.random()
+    if depth > 4 or roll < 0.4:
+        return rng.choice([None, True, False, 0, -7, 1.5, 1e300, "", "a\"b\\c", "é\u2028\x00",
+                           "\ud83d\ude00", "line\nbreak"])
+    if roll < 0.7:
+        return [_random_json(rng, depth + 1) for _ in range(rng.randint(0, 4))]
+    return {rng.choice(["k", "ü", "", "a b", "\t"]) + str(n): _random_json(rng, depth + 1)
+            for n in range(rng.randint(0, 4))}
+
+
+def _as_iterators(value):
+    """The same value with every list turned into a one-pass iterator."""
+    if isinstance(value, dict):
+        return {key: _as_iterators(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return iter([_as_iterators(item) for item in value])
+    return value
+
+
+def test_json_chunks_writes_what_json_dumps_writes_with_iterators_as_arrays():
+    import random
+
+    rng = random.Random(20261207)
+    for _ in range(2000):
+        value = _random_json(rng)
+        expected = json.dumps(value, indent=2, ensure_ascii=False)
+        assert "".join(json_chunks(value)) == expected
+        assert "".join(json_chunks(_as_iterators(value))) == expected

@@ -92,6 +92,12 @@ def test_json_summary_on_stdout(runner, two_groups, tmp_path):
     [group] = summary["groups"]
     assert group["group"] == "good@googlegroups.com"
     assert (group["mode"], group["new_threads"], group["requests"]) == ("backfill", 4, 5)
+    # Written as it is read from the archive, yet the same document json.dumps writes.
+    assert result.stdout == json.dumps(summary, indent=2, ensure_ascii=False) + "\n"
+    added = group["added"]
+    assert len(added) == 8 and len({m["id"] for m in added}) == 8
+    assert all(m["url"].startswith("https://groups.google.com/g/good/c/") for m in added)
+    assert all(m["subject"] and m["posted_at"] for m in added)
     again = json.loads(sync(runner, sim, "--json", "good").stdout)
     assert again["groups"][0]["mode"] == "incremental" and again["requests"] == 1
 
