@@ -725,7 +725,7 @@ def iter_search_threads(
         if not hits:
             return
         scored = sort == "rank" and compiled.ranked and compiled.drive is not None
-        ids = json.dumps([[message_id, score] for message_id, score in hits])
+        ids = json.dumps(hits)  # [[id, score], ...]: the pairs as arrays
         del hits
         params: dict[str, Any] = {"hits": ids}
         in_groups = ""
