@@ -25,7 +25,6 @@ import keeps whole batches, and importing again completes it.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import lzma
@@ -41,7 +40,15 @@ from pathlib import Path
 from typing import NamedTuple
 from urllib.parse import quote
 
-from archive.db import CROSS_POST_WINDOW, Archive, decode_body, encode_body
+from archive.db import (
+    CROSS_POST_WINDOW,
+    ROWS_PER_INSERT,
+    Archive,
+    decode_body,
+    encode_body,
+    insert_rows,
+    next_message_id,
+)
 from archive.mail import (
     BadMail,
     MailMessage,
@@ -174,12 +181,7 @@ class _Rejected:
 
 _BATCH_MESSAGES = 128
 _LOOKUP_IDS = 500  # ids looked up by one statement (SQLite bounds its parameters)
-# New messages inserted by one statement. Each INSERT into messages opens a statement
-# savepoint (its triggers write to other tables), and at every savepoint FTS5 writes
-# what it holds in memory out as a new index segment, which it must merge again
-# later: one segment per message made the search index cost 200 us a message, one
-# per 128 messages 110 us (linux-i2c). The rows are the same.
-_ROWS_PER_INSERT = 128
+_ROWS_PER_INSERT = ROWS_PER_INSERT  # new messages held, and inserted, at once
 _BLOCKS_AHEAD = 4  # blocks deflating at once at most: memory stays bounded
 _QUEUED_BATCHES = 8  # how far reading may run ahead of writing: memory stays bounded
 
@@ -286,12 +288,6 @@ _MESSAGE_COLUMNS = (
 )
 
 
-@functools.lru_cache(maxsize=8)
-def _insert_messages(rows: int) -> str:
-    row = "(" + ", ".join("?" * (_MESSAGE_COLUMNS.count(",") + 1)) + ")"
-    return f"INSERT INTO messages ({_MESSAGE_COLUMNS}) VALUES " + ", ".join([row] * rows)
-
-
 def _named_ids(message: MailMessage) -> list[str]:
     """The Message-IDs a message names (references, the one it answers, its own)."""
     ids = dict.fromkeys([*message.references, message.in_reply_to, message.message_id])
@@ -363,9 +359,7 @@ class _Writer:
         if self._transaction is None:
             self._transaction = self.archive._write()  # noqa: SLF001 - same package
             self._transaction.__enter__()
-            self.next_id = self.conn.execute(
-                "SELECT coalesce(max(id), 0) + 1 FROM messages"
-            ).fetchone()[0]
+            self.next_id = next_message_id(self.conn)
 
     def flush(self) -> None:
         if self._transaction is None:
@@ -533,9 +527,7 @@ class _Writer:
     def _write_pending(self) -> None:
         """Insert the new messages held so far, then their attachments and postings."""
         rows, self.pending_messages = self.pending_messages, []
-        for start in range(0, len(rows), _ROWS_PER_INSERT):
-            part = rows[start : start + _ROWS_PER_INSERT]
-            self.conn.execute(_insert_messages(len(part)), [v for row in part for v in row])
+        insert_rows(self.conn, "messages", _MESSAGE_COLUMNS, rows, _ROWS_PER_INSERT)
         if self.pending_attachments:
             attachments, self.pending_attachments = self.pending_attachments, []
             self.conn.executemany(

@@ -517,6 +517,41 @@ def test_bad_message_data_mid_save_leaves_the_previous_state(archive):
     assert_fts_consistent(archive)
 
 
+def test_rows_per_statement_do_not_change_what_is_stored(tmp_path, monkeypatch):
+    # A thread's new messages go in many to a statement: wherever the cuts fall (one
+    # row a statement is how they once went in), and whatever comes between them (a
+    # copy of a message of another group, an id twice in a thread, a known message,
+    # an edit that gives a shared message a row of its own), every row is the same.
+    def saves(archive: Archive) -> None:
+        archive.save_thread(cross_post(ANNOUNCE, "annMsg000001", 0, "annTopic"), seen_at=T0)
+        archive.save_thread(thread(DEV, three_messages()[:1]), seen_at=T0)
+        tag = "[dev] v1.2"
+        copy = cross_post(DEV, "devMsg000001", 1, "topic1").messages[0]
+        copy = replace(copy, topic_id="topic1", subject=tag)
+        grown = [*three_messages()[:2], copy, *grown_and_edited()[3:], three_messages()[2]]
+        grown.insert(1, message("msgNEW000001", minutes=5, body="New before a known one."))
+        grown.append(grown[-2])  # the same id twice
+        archive.save_thread(thread(DEV, grown), seen_at=T0 + timedelta(days=1))
+        edited = replace(copy, body_html="<p>Edited in dev alone.</p>")
+        archive.save_thread(
+            thread(DEV, [*grown[:3], edited, message("msgNEW000002", minutes=400)]),
+            seen_at=T0 + timedelta(days=2),
+        )
+
+    dumps = []
+    for size in (1, 2, db_module.ROWS_PER_INSERT):
+        monkeypatch.setattr(db_module, "ROWS_PER_INSERT", size)
+        with Archive(tmp_path / f"{size}.db") as archive:
+            saves(archive)
+            assert_fts_consistent(archive)
+            dumps.append(dump(archive))
+    assert dumps[0]["attachments"] and len(dumps[0]["messages"]) == 9
+    # The dev copy was the announcement's message until its edit split it off.
+    to = {posting[5]: posting[1] for posting in dumps[0]["postings"]}
+    assert (to["annMsg000001"], to["devMsg000001"]) == (1, 8)
+    assert dumps[1] == dumps[0] and dumps[2] == dumps[0]
+
+
 def test_a_naive_time_is_refused_before_anything_is_written(archive):
     messages = three_messages()
     messages[1] = replace(messages[1], posted_at=datetime(2024, 3, 5, 9, 0))
