@@ -537,6 +537,8 @@ def test_rows_per_statement_do_not_change_what_is_stored(tmp_path, monkeypatch):
             thread(DEV, [*grown[:3], edited, message("msgNEW000002", minutes=400)]),
             seen_at=T0 + timedelta(days=2),
         )
+        long = [message(f"long{n:08d}", topic="long", minutes=n, body=f"{n}") for n in range(40)]
+        archive.save_thread(thread(DEV, long, topic="long"), seen_at=T0)
 
     dumps = []
     for size in (1, 2, db_module.ROWS_PER_INSERT):
@@ -545,7 +547,7 @@ def test_rows_per_statement_do_not_change_what_is_stored(tmp_path, monkeypatch):
             saves(archive)
             assert_fts_consistent(archive)
             dumps.append(dump(archive))
-    assert dumps[0]["attachments"] and len(dumps[0]["messages"]) == 9
+    assert dumps[0]["attachments"] and len(dumps[0]["messages"]) == 49
     # The dev copy was the announcement's message until its edit split it off.
     to = {posting[5]: posting[1] for posting in dumps[0]["postings"]}
     assert (to["annMsg000001"], to["devMsg000001"]) == (1, 8)
