@@ -142,6 +142,19 @@ def inspected(sim: Simulator, url: str) -> dict:
     return json.loads(result.stdout)
 
 
+def inspected_pair(*faults: str) -> tuple[dict, dict]:
+    """``inspect --json`` of a 35-topic group's page and of its newest thread, with the
+    simulator's ``faults`` switched on."""
+    state = GroupsState()
+    group = add_small_group(state, "watched", 35)
+    topic = group.visible_topics()[0]
+    with Simulator(state) as sim:
+        for fault in faults:
+            sim.fault(fault)
+        return (inspected(sim, "https://groups.google.com/g/watched"),
+                inspected(sim, f"https://groups.google.com/g/watched/c/{topic.id}"))
+
+
 def test_the_checker_passes_what_parses_today(checker, tmp_path):
     state = GroupsState()
     group = add_small_group(state, "watched", 35)
@@ -163,13 +176,7 @@ def test_the_checker_passes_what_parses_today(checker, tmp_path):
 
 
 def test_the_checker_calls_an_html_fallback_or_an_empty_parse_drift(checker, tmp_path):
-    state = GroupsState()
-    group = add_small_group(state, "watched", 35)
-    topic = group.visible_topics()[0]
-    with Simulator(state) as sim:
-        sim.fault("no_json")
-        page = inspected(sim, "https://groups.google.com/g/watched")
-        thread = inspected(sim, f"https://groups.google.com/g/watched/c/{topic.id}")
+    page, thread = inspected_pair("no_json")
     assert any("HTML fallback" in p for p in checker.problems("group", page))
     assert any("HTML fallback" in p for p in checker.problems("thread", thread))
     assert checker.problems("group", {"kind": "group", "source": "json", "topics": []})
@@ -183,12 +190,7 @@ def test_the_checker_calls_an_html_fallback_or_an_empty_parse_drift(checker, tmp
 
 
 def test_the_checker_calls_a_time_it_cannot_take_for_a_posts_drift(checker):
-    state = GroupsState()
-    group = add_small_group(state, "watched", 35)
-    topic = group.visible_topics()[0]
-    with Simulator(state) as sim:
-        page = inspected(sim, "https://groups.google.com/g/watched")
-        thread = inspected(sim, f"https://groups.google.com/g/watched/c/{topic.id}")
+    page, thread = inspected_pair()
     assert checker.problems("group", page) == checker.problems("thread", thread) == []
     first = thread["messages"][0]
     for bad, why in [

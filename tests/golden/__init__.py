@@ -83,19 +83,14 @@ def scan_output(page: str) -> list[Any]:
 
 
 def _thread_page_bodies(state: Any, variant: Any) -> list[str]:
-    from scraper.models import GroupRef
     from scraper.pages import parse_thread_page
-    from tests.simulator import Site
+    from tests.helpers.scan_pages import simulator_thread_pages
 
-    site = Site(state)
-    bodies = []
-    for group in state.groups:
-        _, rows = group.listing(0, 1000)
-        for row in rows:
-            response = site.respond("GET", f"{group.path}/c/{row.id}", variant=variant)
-            ref = GroupRef(group.name, group.domain).thread(row.id)
-            bodies += [m.body_html for m in parse_thread_page(response.body, ref).messages]
-    return bodies
+    return [
+        message.body_html
+        for ref, page in simulator_thread_pages(state, variant)
+        for message in parse_thread_page(page, ref).messages
+    ]
 
 
 def demo_bodies() -> list[str]:
