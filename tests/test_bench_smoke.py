@@ -170,3 +170,73 @@ def test_corpus_sync_says_when_the_corpus_is_absent(tmp_path, capsys):
 
     assert corpus_sync.main(["--corpus", str(tmp_path / "none.mbox.xz")]) == 0
     assert "skipped: no corpus at" in capsys.readouterr().err
+
+
+def _mail(
+    message_id: str,
+    date: str,
+    body: str,
+    *,
+    subject: str = "a note",
+    sender: str = "Ann <ann@example.com>",
+    head: str = "",
+) -> str:
+    return (
+        f"From ann@example.com Mon Jan  1 00:00:00 2024\n"
+        f"From: {sender}\nSubject: {subject}\nDate: {date}\n"
+        f"Message-ID: <{message_id}>\nList-Id: <list.example.org>\n{head}\n{body}\n\n"
+    )  # fmt: skip
+
+
+def test_count_check_agrees_with_listarchive_on_each_kind_of_message(tmp_path):
+    import base64
+
+    from bench import count_check
+
+    boundary = "b0"
+    attachment = (
+        'Content-Type: multipart/mixed; boundary="b0"\n',
+        f"--{boundary}\nContent-Type: text/plain\n\nnothing here\n"
+        f"--{boundary}\nContent-Type: text/plain\nContent-Disposition: attachment;"
+        f' filename="a.txt"\n\ndriver regmap\n--{boundary}--\n',
+    )
+    latin = base64.b64encode("Le Driver écrit".encode("latin-1")).decode()
+    mbox = "".join((
+        _mail("1@x", "Sun, 01 Jan 2023 00:00:00 +0000", "a driver with clock stretching",
+              subject="regmap cleanup", sender="Wolfram Sang <wsa@kernel.org>"),
+        _mail("2@x", "Sun, 31 Dec 2023 23:30:00 -0100", "see regmap_read",
+              sender="wsa@kernel.org"),
+        _mail("3@x", "Thu, 01 Jun 2023 12:00:00 +0000",
+              "<p>clock <b>stretching</b></p><style>p { driver: 1 }</style>",
+              head="Content-Type: text/html; charset=utf-8\n"),
+        _mail("4@x", "Sat, 01 Jan 2022 00:00:00 +0000", attachment[1],
+              head="MIME-Version: 1.0\n" + attachment[0]),
+        _mail("1@x", "Sat, 01 Jan 2022 00:00:00 +0000", "drivers, a second copy"),
+        _mail("6@x", "Sat, 01 Jan 2022 00:00:00 +0000", "fixed",
+              subject="=?utf-8?q?R=C3=A9gmap_fix?="),
+        _mail("7@x", "Sat, 01 Jan 2022 00:00:00 +0000", latin,
+              head="Content-Type: text/plain; charset=latin-1\n"
+                   "Content-Transfer-Encoding: base64\n"),
+    ))  # fmt: skip
+    corpus = tmp_path / "list.mbox"
+    corpus.write_text(mbox)
+    rows = {row["query"]: row for row in count_check.run(corpus, None)}
+    # What each rule must find, by construction of the messages above.
+    expected = {"regmap": 3, "driver": 2, '"clock stretching"': 2, "from:wsa@kernel.org": 2,
+                "after:2023-01-01 before:2024-01-01": 2}  # fmt: skip
+    assert {q: r["independent"] for q, r in rows.items()} == expected
+    for row in rows.values():
+        assert row["listarchive"] == row["independent"], row
+        assert row["only_independent_count"] == row["only_listarchive_count"] == 0, row
+    regmap = rows["regmap"]
+    xapian = (regmap["xapian"], regmap["xapian_every_part"], regmap["only_in_identifiers"])
+    assert xapian == (2, 3, 1)  # 1 and 6; and 4's attachment; 2's regmap_read
+    # 1, 7, the markup of 3 and the attachment of 4; not the second copy of 1.
+    assert rows["driver"]["xapian_stemmed_every_part"] == 4
+
+
+def test_count_check_says_when_the_corpus_is_absent(tmp_path, capsys):
+    from bench import count_check
+
+    assert count_check.main(["--corpus", str(tmp_path / "none.mbox.xz")]) == 0
+    assert "skipped: no corpus at" in capsys.readouterr().err
