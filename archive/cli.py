@@ -9,10 +9,12 @@ from __future__ import annotations
 import os
 import shlex
 import sys
+from collections.abc import Callable
 
 import click
 
 from archive import __version__
+from archive.config import check_delay, check_timeout, describe_archive, settings
 from scraper.errors import EXIT_ERROR, ListarchiveError
 
 # Options take at most this many items or seconds' worth: beyond it is a typo, and
@@ -52,8 +54,6 @@ class ListarchiveGroup(click.Group):
     def format_epilog(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         super().format_epilog(ctx, formatter)
         if ctx.parent is None:
-            from archive.config import describe_archive
-
             # Written unwrapped: a path cut at a hyphen cannot be copied.
             formatter.write_paragraph()
             formatter.write(f"Archive: {describe_archive()}\n")
@@ -82,20 +82,17 @@ class ArgumentCommand(click.Command):
 
 
 class Seconds(click.ParamType):
-    """A number of seconds, checked by ``archive.config``'s ``check_<kind>`` (``inf`` or
-    ``nan`` is a typo)."""
+    """A number of seconds, checked by ``check`` (``archive.config``'s ``check_delay`` or
+    ``check_timeout``: ``inf`` or ``nan`` is a typo)."""
 
     name = "seconds"
 
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
+    def __init__(self, check: Callable[[float], float]) -> None:
+        self.check = check
 
     def convert(self, value, param, ctx):
-        import archive.config
-
-        check = getattr(archive.config, f"check_{self.kind}")
         try:
-            return check(float(value))
+            return self.check(float(value))
         except ValueError as err:
             self.fail(f"{value!r}: {err}" if "must be" in str(err) else f"{value!r} is not a "
                       "number of seconds", param, ctx)
@@ -160,7 +157,7 @@ def fetch_options(fn):
     """
     fn = click.option(
         "--timeout",
-        type=Seconds("timeout"),
+        type=Seconds(check_timeout),
         default=None,
         help="Give up on a request that takes more than this many seconds from start to "
         "last byte, however the server paces it [default: the config file's timeout, "
@@ -175,7 +172,7 @@ def fetch_options(fn):
     )(fn)
     fn = click.option(
         "--delay",
-        type=Seconds("delay"),
+        type=Seconds(check_delay),
         default=None,
         help="Minimum seconds between requests [default: the config file's delay, else 1].",
     )(fn)
@@ -257,7 +254,6 @@ def sync_command(
     import signal
     import threading
 
-    from archive.config import settings
     from archive.progress import TerminalProgress
     from archive.render import write_chunks
     from archive.report import changes_json_chunks
@@ -361,7 +357,6 @@ def import_command(
     """
     import time
 
-    from archive.config import settings
     from archive.db import MAIL_PAGE_SIZE, Archive
     from archive.mail_import import MissingGroup, import_mail
     from scraper.errors import EXIT_PARTIAL
@@ -413,7 +408,6 @@ def groups_command(
     """
     import json
 
-    from archive.config import settings
     from archive.db import Archive
     from archive.report import format_groups
 
@@ -445,7 +439,6 @@ def groups_remove_command(
         listarchive groups remove golang-nuts
         listarchive groups remove https://groups.google.com/g/golang-nuts --db lists.db
     """
-    from archive.config import settings
     from archive.report import remove_group
 
     outer_db, outer_config = ctx.obj or (None, None)
@@ -477,7 +470,6 @@ def runs_command(db_path: str | None, config_file: str | None, limit: int, as_js
     """
     import json
 
-    from archive.config import settings
     from archive.report import format_runs, list_runs
 
     rows = list_runs(settings(config_file, db_path).db, limit)
@@ -503,7 +495,6 @@ def stats_command(db_path: str | None, config_file: str | None, top: int, as_jso
     """
     import json
 
-    from archive.config import settings
     from archive.db import Archive
     from archive.report import format_stats
 
@@ -585,7 +576,6 @@ def search_command(
         listarchive search 'group:dev after:2024-01-01' --sort date --reverse
         listarchive search release --group dev@kubernetes.io --json | jq '.[].url'
     """
-    from archive.config import settings
     from archive.render import print_results
 
     if reverse and sort != "date":
@@ -633,7 +623,6 @@ def inspect_command(
         listarchive inspect https://groups.google.com/g/golang-announce
         listarchive inspect --json https://groups.google.com/g/golang-announce/c/KWekwiRSa2I
     """
-    from archive.config import settings
     from archive.render import format_inspection, inspection_json
     from scraper.inspect import inspect_url
 
@@ -701,7 +690,6 @@ def feed_command(
         listarchive feed --group golang-announce --out golang-announce.xml
         listarchive feed --group golang-announce --query 'subject:"[security]"'
     """
-    from archive.config import settings
     from archive.feed import publish_feed, site_timezone
 
     try:
@@ -768,7 +756,6 @@ def show_command(
     """
     import shutil
 
-    from archive.config import settings
     from archive.db import Archive
     from archive.export import resolve_target
     from archive.render import show_json, show_text
@@ -846,7 +833,6 @@ def export_command(
         listarchive export --query 'subject:"[security]"' --format json > security.json
         listarchive export --group linux-i2c@vger.kernel.org --format mbox > i2c.mbox
     """
-    from archive.config import settings
     from archive.db import Archive
     from archive.export import export_threads, select_threads
 
@@ -903,7 +889,6 @@ def serve_command(db_path: str | None, config_file: str | None, host: str, port:
         listarchive serve --db listarchive.db --port 8001
         # then open http://127.0.0.1:8001/listarchive/posts
     """
-    from archive.config import settings
 
     try:
         from archive.serve import serve
