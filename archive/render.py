@@ -398,12 +398,13 @@ def render_table(
     width = max(width, 40)
     authors = [_author(item) for item in items if not isinstance(item, ThreadHit)]
     author_width = min(max([display_width(a) for a in authors] + [8]), 24, width // 5)
+    named = iter(authors)
     lines: list[str] = []
     for item in items:
         if isinstance(item, ThreadHit):
             lines += _thread_lines(item, width, palette)
         else:
-            lines += _hit_lines(item, width, author_width, palette)
+            lines += _hit_lines(item, next(named), width, author_width, palette)
     return "".join(line.rstrip() + "\n" for line in lines)
 
 
@@ -429,9 +430,11 @@ def _inert_snippet(snippet: str) -> str:
     return "".join(p if p in (MARK_START, MARK_END) else inert(p, strip=False) for p in parts)
 
 
-def _hit_lines(hit: SearchHit, width: int, author_width: int, palette: Palette) -> list[str]:
+def _hit_lines(
+    hit: SearchHit, author: str, width: int, author_width: int, palette: Palette
+) -> list[str]:
     date_text = _paint(hit.posted_at.strftime("%Y-%m-%d"), palette.date)
-    author_cell = _pad(fit(_author(hit), author_width), author_width)
+    author_cell = _pad(fit(author, author_width), author_width)
     author_cell = _paint(author_cell, palette.author)
     room = width - len(_INDENT) - author_width - 2
     groups = ""
