@@ -121,9 +121,10 @@ def connect_readonly(path: str | Path, *, timeout: float = 5.0) -> sqlite3.Conne
             with archive_errors(path):
                 raise
         first_error = err
-    except sqlite3.DatabaseError as err:
+    except sqlite3.DatabaseError:
         conn.close()
-        raise ArchiveError(f"{path} is corrupt or not a listarchive archive ({err})") from err
+        with archive_errors(path):
+            raise
     # Without a -shm file, and no right to make one, WAL mode cannot read; a file nobody
     # can write while we read is safe to read as immutable (a writer would need the folder).
     conn = sqlite3.connect(uri + "?immutable=1", uri=True, timeout=timeout)
