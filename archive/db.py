@@ -644,6 +644,11 @@ def _attachment_rows(message: Message) -> list[tuple[str, str | None, str]]:
     return [(a.filename or "", a.mime_type, a.url) for a in message.attachments]
 
 
+def _attachment_values(message_id: int, message: Message) -> list[tuple[Any, ...]]:
+    """A message's attachments rows, in the order of ``_ATTACHMENT_COLUMNS``."""
+    return [(message_id, i, *row) for i, row in enumerate(_attachment_rows(message))]
+
+
 _MESSAGE_COLUMNS = (
     "id, subject, author, masked_address, posted_at, updated_at, body_html, body_text,"
     " fingerprint, first_seen_at, last_seen_at"
@@ -674,9 +679,7 @@ class _NewRows:
         message_id = self.next_id
         self.next_id += 1
         self.messages.append((message_id, *_message_values(message, content), seen, seen))
-        self.attachments += [
-            (message_id, i, *row) for i, row in enumerate(_attachment_rows(message))
-        ]
+        self.attachments += _attachment_values(message_id, message)
         self.postings.append((message_id, *posting))
         self.google_ids.add(message.id)
         return message_id
@@ -1346,14 +1349,8 @@ class Archive:
 
     @staticmethod
     def _insert_attachments(conn: sqlite3.Connection, message_id: int, message: Message) -> None:
-        if not message.attachments:
-            return
-        conn.executemany(
-            """
-            INSERT INTO attachments (message_id, position, filename, mime_type, url)
-            VALUES (?, ?, ?, ?, ?)
-            """,
-            [(message_id, i, *row) for i, row in enumerate(_attachment_rows(message))],
+        insert_rows(
+            conn, "attachments", _ATTACHMENT_COLUMNS, _attachment_values(message_id, message)
         )
 
     @staticmethod
