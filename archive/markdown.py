@@ -40,7 +40,12 @@ from collections.abc import Iterator
 from typing import Any, cast
 from urllib.parse import parse_qs, urljoin, urlsplit
 
-from archive.content import DROPPED_VOID, DROPPED_WITH_CONTENT
+from archive.content import (
+    DROPPED_VOID,
+    DROPPED_WITH_CONTENT,
+    FOOTER_SEPARATOR,
+    GROUP_FOOTER_END,
+)
 
 __all__ = [
     "escape_markdown",
@@ -793,9 +798,6 @@ def _read(html: str, keep_quotes: bool) -> tuple[_Node, int]:
 # --- tidying the Markdown -------------------------------------------------------------
 
 _FENCE = re.compile(r"^(?:[ \t]*>)*[ \t]*(`{3,})[ \t]*$")
-# A signature or footer separator left at the end once the footer is gone:
-# "--", "---" (escaped or not), possibly with a trailing hard break.
-_TRAILING_SEPARATOR = re.compile(r"^[ \t]*(?:\\?-){2,3}[ \t]*$")
 
 
 def _tidy(markdown: str) -> str:
@@ -844,7 +846,13 @@ def _strip_footer(markdown: str) -> str:
     if text == markdown:
         return markdown
     lines = text.split("\n")
-    while lines and (not lines[-1].strip() or _TRAILING_SEPARATOR.match(lines[-1])):
+    # A signature or footer separator left at the end once the footer is gone: "--" or
+    # "---" (escaped or not), possibly with a trailing hard break.
+    while lines and (
+        not lines[-1].strip()
+        or FOOTER_SEPARATOR.match(lines[-1])
+        or GROUP_FOOTER_END.match(lines[-1])
+    ):
         lines.pop()
     return "\n".join(lines)
 
