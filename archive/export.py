@@ -822,7 +822,6 @@ def export_threads(
         # rewritten in place) rather than left beside it as a second post.
         sources = [source, *_cross_post_sources(archive, thread)]
         mine = [name for s in sources for name in earlier.pop(s, []) if name not in used]
-        crossed = {name for s in sources[1:] for name, o in owner.items() if o == s}
         name = _choose_name(directory, thread, ext, set(sources), mine, used, owner)
         used.add(name)
         path = directory / name
@@ -839,7 +838,7 @@ def export_threads(
             except OSError as err:
                 raise ListarchiveError(f"cannot rename {old_path}: {err.strerror or err}") from None
             counts["renamed"] += 1
-            if log and old in crossed:
+            if log and owner[old] != source:  # written for one of its cross-posts
                 log(f"Renamed {old} to {name}: the same cross-post, now exported under "
                     f"{_clean_line(thread['group_key'])}")
             elif log:
